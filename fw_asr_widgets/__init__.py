@@ -1,0 +1,47 @@
+"""fw-asr-widgets: speech-to-text in Jupyter on the Fireworks AI audio API or an embedded engine.
+
+    >>> import fw_asr_widgets as fw
+    >>> tr = fw.Client().transcribe("meeting.wav", diarize=True)
+    >>> tr.to_pandas()
+"""
+
+from fw_asr_widgets.api.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AudioDecodeError,
+    AuthenticationError,
+    BadRequestError,
+    FwAsrError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    ServerError,
+    StreamError,
+)
+from fw_asr_widgets.transcript import Segment, Transcript, Word
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AudioDecodeError",
+    "AuthenticationError",
+    "BadRequestError",
+    "FwAsrError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "Segment",
+    "ServerError",
+    "StreamError",
+    "Transcript",
+    "Word",
+    "__version__",
+]
