@@ -99,6 +99,8 @@ def load(name: str = ENGLISH, *, cpu_threads: int = 2) -> WhisperModel:
                 files=_multilingual_files(),
             )
         else:
-            raise ValueError(f"unknown local model {name!r}; expected {ENGLISH!r} or {MULTILINGUAL!r}")
+            raise ValueError(
+                f"unknown local model {name!r}; expected {ENGLISH!r} or {MULTILINGUAL!r}"
+            )
         _cache[key] = model
         return model

@@ -1,0 +1,291 @@
+"""The embedded engine's file (pre-recorded) transcription: faster-whisper over decoded pieces.
+
+`transcribe_file` decodes any container/codec with PyAV (`fw_asr_widgets.audio.iter_decode`,
+16 kHz mono float32) and feeds faster-whisper pieces of about `PIECE_SECONDS`, cut at the
+quietest 0.5 s window near each boundary, so memory stays flat for files of any length.
+Times are offset per piece, segment ids run across pieces. The result is the Fireworks
+`verbose_json` dict (see `build_verbose`), from which the server derives every other format.
+
+Decisions where the Fireworks behaviour is unverified:
+- `vad_model` `silero` and `whisperx-pyannet` both use faster-whisper's bundled Silero VAD;
+  `skip_vad=true` turns VAD off.
+- `alignment_model`, `preprocessing`, `max_clip_len` are validated by the server and accepted,
+  but do not change decoding (word times come from Whisper's cross-attention alignment).
+- Words and segment texts are returned without Whisper's leading space.
+- `no_speech` is `no_speech_prob >= 0.6` (Whisper's no-speech threshold); `retry_count` is
+  the index of the fallback temperature that produced the segment.
+- With `language=None`: if the multilingual model is installed, the language is detected on
+  the first piece (Whisper base) and English audio is then decoded by tiny.en; without it,
+  English is assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from fw_asr_widgets.audio import SAMPLE_RATE, AudioSource, iter_decode
+from fw_asr_widgets.local import models
+
+PIECE_SECONDS = 180.0
+"""Target length of one piece handed to faster-whisper (memory stays ~flat)."""
+
+SEARCH_SECONDS = 20.0
+"""A piece is cut at the quietest 0.5 s window within this many seconds of its target end."""
+
+SILENCE_PEAK = 1e-4
+"""A piece whose absolute peak is below this is digital silence and is not decoded."""
+
+NO_SPEECH_THRESHOLD = 0.6
+
+
+class EngineInputError(ValueError):
+    """The request cannot be served by the local models (e.g. multilingual model missing)."""
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """Decoding options of one file request (already validated by the server)."""
+
+    task: str = "transcribe"
+    language: str | None = None
+    prompt: str | None = None
+    temperature: tuple[float, ...] = (0.0,)
+    vad: bool = True
+    beam_size: int = 5
+
+
+@dataclass
+class FileResult:
+    """What `transcribe_file` produced: the verbose dict, the local model used, the audio."""
+
+    response: dict[str, Any]
+    model_name: str
+    audio: np.ndarray | None = None
+    pieces: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def choose_model(task: str, language: str | None) -> str | None:
+    """The local model for a request, or None when the language must be detected first.
+
+    Raises `EngineInputError` (with the install hint) when the request needs the
+    multilingual model and it is not installed.
+    """
+    if task == "translate" or (language is not None and language != "en"):
+        if not models.multilingual_available():
+            what = "translation" if task == "translate" else f"language {language!r}"
+            raise EngineInputError(
+                f"{what} needs the multilingual model: {models.MULTILINGUAL_HINT}"
+            )
+        return models.MULTILINGUAL
+    if language == "en" or not models.multilingual_available():
+        return models.ENGLISH
+    return None
+
+
+def _quiet_cut(buf: np.ndarray, target: int, search: int) -> int:
+    """Index near `target` at the centre of the lowest-energy 0.5 s window in ±`search`."""
+    lo = max(0, target - search)
+    hi = min(buf.size, target + search)
+    win = SAMPLE_RATE // 2
+    region = buf[lo:hi]
+    if region.size <= win:
+        return target
+    hop = SAMPLE_RATE // 20  # 50 ms
+    sq = np.square(region, dtype=np.float32)
+    csum = np.concatenate(([0.0], np.cumsum(sq, dtype=np.float64)))
+    starts = np.arange(0, region.size - win + 1, hop)
+    energy = csum[starts + win] - csum[starts]
+    best = int(starts[int(np.argmin(energy))])
+    return lo + best + win // 2
+
+
+def iter_pieces(
+    blocks: Iterator[np.ndarray],
+    *,
+    piece_seconds: float = PIECE_SECONDS,
+    search_seconds: float = SEARCH_SECONDS,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Regroup decoded blocks into (offset seconds, piece) cut at quiet points."""
+    target = int(piece_seconds * SAMPLE_RATE)
+    search = int(search_seconds * SAMPLE_RATE)
+    buf = np.zeros(0, dtype=np.float32)
+    offset = 0
+    for block in blocks:
+        buf = np.concatenate((buf, block)) if buf.size else block
+        while buf.size >= target + search:
+            cut = _quiet_cut(buf, target, search)
+            yield offset / SAMPLE_RATE, buf[:cut]
+            offset += cut
+            buf = buf[cut:].copy()
+    if buf.size:
+        yield offset / SAMPLE_RATE, buf
+
+
+def _r(x: float | None, nd: int = 3) -> float | None:
+    return None if x is None else round(float(x), nd)
+
+
+def _decode_piece(
+    model: Any,
+    piece: np.ndarray,
+    offset: float,
+    opts: FileOptions,
+    language: str | None,
+    first_id: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Transcribe one piece; return Fireworks segment dicts (times offset) and the language."""
+    kwargs: dict[str, Any] = {
+        "task": opts.task,
+        "language": language,
+        "beam_size": opts.beam_size,
+        "temperature": list(opts.temperature) if len(opts.temperature) > 1 else opts.temperature[0],
+        "initial_prompt": opts.prompt or None,
+        "word_timestamps": True,
+        "vad_filter": opts.vad,
+        "condition_on_previous_text": True,
+    }
+    segments, info = model.transcribe(piece, **kwargs)
+    lang = language or info.language
+    out: list[dict[str, Any]] = []
+    for seg in segments:
+        text = seg.text.strip()
+        if not text:
+            continue
+        words = [
+            {
+                "word": w.word.strip(),
+                "start": _r(w.start + offset),
+                "end": _r(w.end + offset),
+                "language": lang,
+                "probability": _r(w.probability, 4),
+                "hallucination_score": 0.0,
+                "speaker_id": None,
+            }
+            for w in (seg.words or [])
+            if w.word.strip()
+        ]
+        temp = seg.temperature if seg.temperature is not None else opts.temperature[0]
+        retry = opts.temperature.index(temp) if temp in opts.temperature else 0
+        start, end = _r(seg.start + offset), _r(seg.end + offset)
+        out.append(
+            {
+                "id": first_id + len(out),
+                "seek": int(seg.seek + round(offset * 100)),
+                "start": start,
+                "end": end,
+                "audio_start": start,
+                "audio_end": end,
+                "text": text,
+                "language": lang,
+                "tokens": [int(t) for t in seg.tokens],
+                "words": words,
+                "temperature": float(temp),
+                "avg_logprob": _r(seg.avg_logprob, 4),
+                "compression_ratio": _r(seg.compression_ratio, 4),
+                "no_speech_prob": _r(seg.no_speech_prob, 4),
+                "no_speech": bool(seg.no_speech_prob >= NO_SPEECH_THRESHOLD),
+                "retry_count": int(retry),
+                "speaker_id": None,
+            }
+        )
+    return out, lang
+
+
+def build_verbose(
+    task: str, language: str, duration: float, segments: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The full verbose_json dict (segments with words, plus top-level words)."""
+    return {
+        "task": task,
+        "language": language,
+        "duration": round(duration, 3),
+        "text": " ".join(s["text"] for s in segments).strip(),
+        "words": [w for s in segments for w in s.get("words") or []],
+        "segments": segments,
+    }
+
+
+def transcribe_file(
+    source: AudioSource | IO[bytes],
+    opts: FileOptions,
+    *,
+    keep_audio: bool = False,
+    load_model: Callable[[str], Any] = models.load,
+    piece_seconds: float = PIECE_SECONDS,
+) -> FileResult:
+    """Decode and transcribe `source` piece by piece; raise `AudioDecodeError` if undecodable.
+
+    `keep_audio=True` also returns the whole 16 kHz float32 signal (for diarization).
+    Empty, zero-length or silent audio gives an empty transcript, not an error.
+    """
+    model_name = choose_model(opts.task, opts.language)
+    language = opts.language
+    segments: list[dict[str, Any]] = []
+    kept: list[np.ndarray] = []
+    total = 0
+    n_pieces = 0
+    blocks = iter_decode(source, chunk_seconds=30.0)
+    for offset, piece in iter_pieces(blocks, piece_seconds=piece_seconds):
+        n_pieces += 1
+        total += piece.size
+        if keep_audio:
+            kept.append(piece)
+        if piece.size < SAMPLE_RATE // 10 or float(np.max(np.abs(piece))) < SILENCE_PEAK:
+            continue  # too short to hold a word, or digital silence
+        if model_name is None:
+            # Language unknown and the multilingual model is installed: detect it once.
+            base = load_model(models.MULTILINGUAL)
+            detected, _prob, _all = base.detect_language(piece, vad_filter=opts.vad)
+            language = detected or "en"
+            model_name = models.ENGLISH if language == "en" else models.MULTILINGUAL
+        model = load_model(model_name)
+        segs, lang = _decode_piece(model, piece, offset, opts, language, len(segments))
+        if language is None and lang:
+            language = lang
+        segments.extend(segs)
+    if model_name is None:
+        model_name = models.ENGLISH
+    if language is None:
+        language = "en"
+    response = build_verbose(opts.task, language, total / SAMPLE_RATE, segments)
+    if opts.task == "translate":
+        for s in response["segments"]:
+            s["language"] = "en"
+            for w in s["words"]:
+                w["language"] = "en"
+        # The source language is reported at top level; words and segments are English.
+    audio = None
+    if keep_audio:
+        audio = np.concatenate(kept) if kept else np.zeros(0, dtype=np.float32)
+    return FileResult(response=response, model_name=model_name, audio=audio, pieces=n_pieces)
+
+
+def _srt_time(t: float, sep: str) -> str:
+    ms = max(0, round(t * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_srt(response: dict[str, Any]) -> str:
+    """SubRip subtitles, one cue per segment."""
+    cues = []
+    for i, s in enumerate(response.get("segments") or [], start=1):
+        cues.append(
+            f"{i}\n{_srt_time(s['start'], ',')} --> {_srt_time(s['end'], ',')}\n{s['text']}\n"
+        )
+    return "\n".join(cues)
+
+
+def to_vtt(response: dict[str, Any]) -> str:
+    """WebVTT subtitles, one cue per segment."""
+    cues = ["WEBVTT\n"]
+    for s in response.get("segments") or []:
+        cues.append(f"{_srt_time(s['start'], '.')} --> {_srt_time(s['end'], '.')}\n{s['text']}\n")
+    return "\n".join(cues)
