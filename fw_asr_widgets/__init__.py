@@ -5,6 +5,7 @@
     >>> tr.to_pandas()
 """
 
+from fw_asr_widgets.api.client import AsyncClient, Client
 from fw_asr_widgets.api.errors import (
     APIConnectionError,
     APIError,
@@ -30,9 +31,11 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
     "AudioDecodeError",
     "AuthenticationError",
     "BadRequestError",
+    "Client",
     "FwAsrError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -12,11 +12,14 @@ from fw_asr_widgets.audio import AudioDecodeError
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AudioDecodeError",
     "AuthenticationError",
     "BadRequestError",
+    "ConfigurationError",
+    "FileTooLargeError",
     "FwAsrError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -30,6 +33,26 @@ __all__ = [
 
 class FwAsrError(Exception):
     """Base class of every error this package raises on purpose."""
+
+
+class ConfigurationError(FwAsrError):
+    """The client cannot work as configured (e.g. no API key and no embedded engine)."""
+
+
+class FileTooLargeError(FwAsrError, ValueError):
+    """The file is over the upload limit (1 GB on Fireworks); raised before anything is sent.
+
+    Attributes: `source` (the file's name), `size` and `limit` (bytes).
+    """
+
+    def __init__(self, source: str, size: int, limit: int) -> None:
+        self.source = source
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{source}: {size:,} bytes is over the {limit:,}-byte upload limit; "
+            "split the audio or compress it (e.g. to 16 kHz mono FLAC or Opus) first"
+        )
 
 
 class APIError(FwAsrError):
@@ -112,6 +135,10 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
+
+
+class APIResponseValidationError(APIError):
+    """The server answered 2xx but its body could not be read (invalid or truncated JSON)."""
 
 
 class StreamError(APIError):

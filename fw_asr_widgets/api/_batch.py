@@ -1,0 +1,110 @@
+"""`transcribe_many`: a bounded pool of concurrent transcriptions, results as they complete.
+
+`concurrency` workers pull the next file from a shared queue, so at most that many uploads
+are in flight and a long list costs no more than its length in memory. A failing file
+becomes a `BatchResult` with `error` set; the others carry on. Leaving the iteration early
+cancels the workers that are still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fw_asr_widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from fw_asr_widgets.api.client import AsyncClient
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One file's outcome: `transcript` (a `Transcript`, or `str` for text formats) or `error`.
+
+    `source` names the input (the path or URL as given, `<bytes #i>` for bytes), `index` is
+    its position in the input list.
+    """
+
+    source: str
+    transcript: Transcript | str | None
+    error: BaseException | None
+    index: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def batch_source_name(file: object, index: int) -> str:
+    from fw_asr_widgets.api.client import source_name
+
+    name = source_name(file)
+    return f"{name[:-1]} #{index}>" if name.startswith("<") else name
+
+
+async def iter_batch(
+    client: AsyncClient,
+    files: Sequence[Any],
+    concurrency: int,
+    kwargs: dict[str, Any],
+) -> AsyncIterator[BatchResult]:
+    """Yield one `BatchResult` per file, in completion order."""
+    todo: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+    for item in enumerate(files):
+        todo.put_nowait(item)
+    done: asyncio.Queue[BatchResult] = asyncio.Queue()
+
+    async def worker() -> None:
+        while True:
+            try:
+                index, file = todo.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            name = batch_source_name(file, index)
+            try:
+                tr = await client.transcribe(file, **kwargs)
+            except Exception as exc:  # one file's failure must not stop the batch
+                await done.put(BatchResult(name, None, exc, index))
+            else:
+                if isinstance(tr, Transcript) and tr.source != name:
+                    tr = tr.with_source(name)
+                await done.put(BatchResult(name, tr, None, index))
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(files)))]
+    try:
+        for _ in range(len(files)):
+            yield await done.get()
+    finally:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+class _Bar:
+    """A tqdm bar counting files, with the number of failures as postfix (or nothing)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar: Any = None
+        self.failed = 0
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc="transcribing", unit="file")
+
+    def update(self, result: BatchResult) -> None:
+        if self._bar is None:
+            return
+        if result.error is not None:
+            self.failed += 1
+            self._bar.set_postfix(failed=self.failed, refresh=False)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def progress_bar(total: int, enabled: bool) -> _Bar:
+    return _Bar(total, enabled)
