@@ -688,7 +688,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def _file_job(request: Request, task: str) -> Response:
         ctype = request.headers.get("content-type", "")
-        if not ctype.lower().startswith("multipart/form-data"):
+        if not ctype.lower().startswith(
+            ("multipart/form-data", "application/x-www-form-urlencoded")
+        ):
             raise _bad(
                 "the body must be multipart/form-data with a 'file' part "
                 f"(got content-type {ctype or 'none'!r})"

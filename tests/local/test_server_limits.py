@@ -1,0 +1,207 @@
+"""Authentication, size caps, the job queue and server lifecycle (dedicated small servers)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import wave
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from fw_asr_widgets.local import ServerHandle, is_loopback, serve, shared_server
+from fw_asr_widgets.local.server import MULTIPART_SLACK, Settings, check_key
+
+TRANSCRIBE = "/v1/audio/transcriptions"
+KEY = "fw-test-key-0123456789"
+
+
+def silence_wav(seconds: float) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(np.zeros(int(16_000 * seconds), dtype="<i2").tobytes())
+    return buf.getvalue()
+
+
+def error_of(r: httpx.Response, status: int, type_: str) -> str:
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["object"] == "error" and err["type"] == type_
+    return str(err["message"])
+
+
+@pytest.fixture(scope="module")
+def keyed() -> Iterator[ServerHandle]:
+    with serve(api_key=KEY, max_upload_bytes=100_000) as handle:
+        yield handle
+
+
+def test_check_key_forms() -> None:
+    assert check_key(None, None)
+    assert check_key("k", "k") and check_key("k", "Bearer k") and check_key("k", "bearer  k ")
+    assert not check_key("k", None) and not check_key("k", "") and not check_key("k", "Bearer x")
+    assert not check_key("k", "kk")
+
+
+def test_missing_and_wrong_key_are_401_then_right_key_works(keyed: ServerHandle) -> None:
+    url = keyed.url
+    files = {"file": ("s.wav", silence_wav(0.5))}
+    msg = error_of(httpx.post(url + TRANSCRIBE, files=files), 401, "authentication_error")
+    assert KEY not in msg
+    for header in ("wrong", "Bearer wrong", f"Bearer {KEY}x", KEY[:-1]):
+        r = httpx.post(url + TRANSCRIBE, files=files, headers={"Authorization": header})
+        assert KEY not in error_of(r, 401, "authentication_error")
+    error_of(httpx.get(url + "/openapi.json"), 401, "authentication_error")
+    for header in (KEY, f"Bearer {KEY}"):
+        r = httpx.post(url + TRANSCRIBE, files=files, headers={"Authorization": header})
+        assert r.status_code == 200 and r.json() == {"text": ""}
+    assert httpx.get(url + "/health").status_code == 200  # liveness stays open
+
+
+def test_websocket_auth_before_accept(keyed: ServerHandle) -> None:
+    ws_url = keyed.url.replace("http://", "ws://") + "/v1/audio/transcriptions/streaming"
+    with pytest.raises(InvalidStatus) as info:
+        connect(ws_url, open_timeout=10)
+    assert info.value.response.status_code == 401
+    body = json.loads(info.value.response.body or b"{}")
+    assert body["error"]["type"] == "authentication_error"
+    with pytest.raises(InvalidStatus) as info:
+        connect(ws_url + "?Authorization=nope", open_timeout=10)
+    assert info.value.response.status_code == 401
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with pytest.raises(InvalidStatus) as info:
+        connect(ws_url + "?model=nope", additional_headers=headers, open_timeout=10)
+    assert info.value.response.status_code == 404
+    assert "fireworks-asr-large" in json.loads(info.value.response.body)["error"]["message"]
+    with pytest.raises(InvalidStatus) as info:
+        connect(ws_url + "?language=fr", additional_headers=headers, open_timeout=10)
+    assert info.value.response.status_code == 400
+    with pytest.raises(InvalidStatus) as info:
+        connect(ws_url + "?response_format=srt", additional_headers=headers, open_timeout=10)
+    assert info.value.response.status_code == 400
+    # The right key (header, or query parameter for browsers) opens the stream.
+    for url, hdrs in ((ws_url, headers), (ws_url + f"?Authorization={KEY}", {})):
+        with connect(url, additional_headers=hdrs, open_timeout=30) as ws:
+            assert ws.protocol.state.name == "OPEN"
+
+
+def test_upload_caps_413(keyed: ServerHandle) -> None:
+    url, auth = keyed.url, {"Authorization": KEY}
+    # The file part alone is above the cap (body within the multipart slack).
+    r = httpx.post(url + TRANSCRIBE, files={"file": ("a.wav", b"\0" * 200_000)}, headers=auth)
+    assert "100000" in error_of(r, 413, "request_too_large")
+    # Content-Length announces too much: refused before reading.
+    big = b"\0" * (100_000 + MULTIPART_SLACK + 10)
+    r = httpx.post(url + TRANSCRIBE, files={"file": ("a.wav", big)}, headers=auth)
+    error_of(r, 413, "request_too_large")
+
+    # No Content-Length (chunked): counted while spooling.
+    def chunks() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+        for _ in range(40):
+            yield b"\0" * 32_768
+        yield b"\r\n--b--\r\n"
+
+    r = httpx.post(
+        url + TRANSCRIBE,
+        content=chunks(),
+        headers={**auth, "content-type": "multipart/form-data; boundary=b"},
+    )
+    error_of(r, 413, "request_too_large")
+    ok = httpx.post(url + TRANSCRIBE, files={"file": ("s.wav", silence_wav(0.5))}, headers=auth)
+    assert ok.status_code == 200
+
+
+def test_queue_full_is_429_with_retry_after() -> None:
+    with serve(max_concurrent_jobs=1, max_queued_jobs=0) as handle:
+        release = threading.Event()
+        audio = silence_wav(0.5)
+        head = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.wav"\r\n'
+            b"Content-Type: audio/wav\r\n\r\n"
+        )
+
+        def slow_body() -> Iterator[bytes]:
+            yield head + audio[:100]
+            release.wait(60)  # holds the job slot while the body is still uploading
+            yield audio[100:] + b"\r\n--b--\r\n"
+
+        result: dict[str, Any] = {}
+
+        def first() -> None:
+            result["r"] = httpx.post(
+                handle.url + TRANSCRIBE,
+                content=slow_body(),
+                headers={"content-type": "multipart/form-data; boundary=b"},
+                timeout=60,
+            )
+
+        t = threading.Thread(target=first)
+        t.start()
+        try:
+            for _ in range(500):
+                if httpx.get(handle.url + "/health").json()["jobs_in_flight"] == 1:
+                    break
+                threading.Event().wait(0.01)
+            r = httpx.post(handle.url + TRANSCRIBE, files={"file": ("s.wav", audio)})
+            assert "busy" in error_of(r, 429, "rate_limit_error")
+            assert int(r.headers["Retry-After"]) > 0
+        finally:
+            release.set()
+            t.join(60)
+        assert result["r"].status_code == 200, result["r"].text
+        again = httpx.post(handle.url + TRANSCRIBE, files={"file": ("s.wav", audio)})
+        assert again.status_code == 200
+
+
+def test_non_loopback_requires_key_and_loopback_detection() -> None:
+    with pytest.raises(ValueError, match="API key"):
+        serve(host="0.0.0.0")
+    with pytest.raises(ValueError, match="empty"):
+        serve(api_key="  ")
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+
+
+def test_handle_close_is_idempotent_and_shared_server_is_a_singleton() -> None:
+    h = serve()
+    assert h.url == f"http://127.0.0.1:{h.port}" and "running" in repr(h)
+    h.close()
+    h.close()
+    assert h.closed
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(h.url + "/health", timeout=2)
+    a, b = shared_server(), shared_server()
+    assert a is b and httpx.get(a.url + "/health").json()["status"] == "ok"
+
+
+def test_key_never_in_settings_repr_or_logs() -> None:
+    assert KEY not in repr(Settings(api_key=KEY))
+    from fw_asr_widgets.local import _install_redaction
+
+    _install_redaction()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info(
+            '%s - "WebSocket %s" [accepted]', "127.0.0.1:1", f"/x?model=a&Authorization={KEY}"
+        )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    text = stream.getvalue()
+    assert "WebSocket /x?model=a&Authorization=***" in text and KEY not in text
