@@ -1,0 +1,9 @@
+"""Notebook widgets (anywidget): live `Recorder`, and more.
+
+Each widget is a Python class with synced traits plus an ES module and CSS file beside it,
+shipped in the wheel (nothing to build). Widget state never holds audio bytes or an API key.
+"""
+
+from fw_asr_widgets.widgets.recorder import Recorder
+
+__all__ = ["Recorder"]

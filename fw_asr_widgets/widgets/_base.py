@@ -1,0 +1,107 @@
+"""Shared pieces of the notebook widgets: base class, client resolution, plain-language errors.
+
+Widgets talk only to the API layer (`fw_asr_widgets.api`), never to HTTP directly. Status and
+errors go to the synced `status` / `error` traits (``print`` in widget callbacks is invisible in
+JupyterLab and VS Code). No trait ever holds audio bytes or an API key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+if TYPE_CHECKING:
+    from fw_asr_widgets.api.client import Client
+
+HERE = Path(__file__).parent
+
+
+def asset(name: str) -> Path:
+    """Path of a front-end file shipped beside this module (``recorder.js``, ...)."""
+    return HERE / name
+
+
+def resolve_client(client: Client | None) -> Client:
+    """`client`, or a new `Client()` (no key: the embedded engine, started on first use).
+
+    Creating the client is cheap; the embedded engine starts only when the first request or
+    stream needs it, so widgets can resolve their client at construction.
+    """
+    if client is not None:
+        return client
+    from fw_asr_widgets.api.client import Client
+
+    return Client()
+
+
+def friendly_error(exc: BaseException) -> str:
+    """One plain-language sentence for `exc` (never contains the key: our errors scrub it)."""
+    from fw_asr_widgets.api import errors as e
+
+    detail = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, e.AuthenticationError):
+        return f"The server rejected the API key (check FIREWORKS_API_KEY). {detail}"
+    if isinstance(exc, e.PermissionDeniedError):
+        return f"This API key may not use this model or endpoint. {detail}"
+    if isinstance(exc, e.APITimeoutError):
+        return f"The transcription server did not answer in time. {detail}"
+    if isinstance(exc, e.APIConnectionError):
+        return f"Could not reach the transcription server (connection lost?). {detail}"
+    if isinstance(exc, e.RateLimitError):
+        return f"Rate limited by the server; try again in a moment. {detail}"
+    if isinstance(exc, e.FwAsrError):
+        return detail
+    return f"{type(exc).__name__}: {detail}"
+
+
+class Throttle:
+    """`ready()` is true at most once every `interval` seconds (thread-safe)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def ready(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if force or now - self._last >= self.interval:
+                self._last = now
+                return True
+            return False
+
+
+class FwWidget(anywidget.AnyWidget):  # type: ignore[misc]
+    """Base of the fw-asr widgets: a plain-language `status` line and an `error` message.
+
+    Subclasses set `_esm` / `_css` to `asset("<name>.js")` / `asset("<name>.css")`.
+    `set_status(text)` clears `error`; `set_error(text)` sets both (status says what failed).
+    """
+
+    status = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def set_status(self, text: str) -> None:
+        """Show `text` on the status line and clear any error."""
+        with self.hold_sync():
+            self.error = ""
+            self.status = text
+
+    def set_error(self, text: str, status: str | None = None) -> None:
+        """Report an error: `error` = `text`, `status` = `status` or `text`."""
+        with self.hold_sync():
+            self.error = text
+            self.status = status or text
+
+    def _send_safe(self, content: dict[str, Any]) -> None:
+        """`send` that ignores a closed comm (the widget was closed meanwhile)."""
+        if self.comm is None:
+            return
+        with contextlib.suppress(Exception):  # a closed or broken comm must not kill a worker
+            self.send(content)
