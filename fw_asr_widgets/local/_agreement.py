@@ -1,0 +1,262 @@
+"""Local agreement for live transcription: pure, deterministic, no I/O.
+
+Feed it consecutive decode hypotheses of a growing audio buffer (words with absolute times in
+seconds from the start of the stream); it commits the longest common word prefix of the last two
+hypotheses, de-duplicates the start of each hypothesis against the committed tail, groups words
+into segments with string ids ("0", "1", ...) and builds the `verbose_json`-shaped messages the
+streaming WebSocket sends (see `fw_asr_widgets.local.streaming` for the protocol).
+
+Invariants (property-tested): committed words never change and are never committed twice; every
+segment id is listed with non-final words only while it is the open segment; once a segment
+closes it is listed one last time with every word final.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# How far back (seconds) a new hypothesis word may start before the last committed word's end
+# and still be treated as new (Whisper word times are good to about +-0.3 s).
+TIME_TOLERANCE = 0.1
+# A hypothesis whose first word starts within this many seconds of the last committed word's end
+# is checked for a repeat of the committed tail (n-grams up to MAX_NGRAM words).
+DEDUP_WINDOW = 1.0
+MAX_NGRAM = 5
+
+_NORM = re.compile(r"[^\w']+")
+
+
+def normalize(word: str) -> str:
+    """Comparison key of a word: lower case without punctuation (`" You,"` -> `"you"`)."""
+    key = _NORM.sub("", word.lower())
+    return key or word.strip().lower()
+
+
+@dataclass(frozen=True)
+class HypWord:
+    """One word of a decode hypothesis, times in seconds from the stream start.
+
+    `segment_end` is True when the decoder ended a segment after this word and more speech
+    followed in the same hypothesis (a finished segment, safe to close and to trim at).
+    """
+
+    word: str
+    start: float
+    end: float
+    probability: float = 1.0
+    segment_end: bool = False
+
+
+@dataclass
+class StreamSegment:
+    """A transcript segment: committed words, then (only while open) partial words."""
+
+    id: str
+    words: list[HypWord] = field(default_factory=list)
+    partial: list[HypWord] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The segment as sent on the wire (`is_final` per word)."""
+        words = [_word_json(w, True) for w in self.words] + [
+            _word_json(w, False) for w in self.partial
+        ]
+        all_words = self.words + self.partial
+        return {
+            "id": self.id,
+            "text": " ".join(w["word"] for w in words),
+            "start": round(all_words[0].start, 3) if all_words else 0.0,
+            "end": round(all_words[-1].end, 3) if all_words else 0.0,
+            "words": words,
+        }
+
+
+def _word_json(w: HypWord, final: bool) -> dict[str, Any]:
+    return {
+        "word": w.word.strip(),
+        "start": round(w.start, 3),
+        "end": round(w.end, 3),
+        "probability": round(w.probability, 4),
+        "is_final": final,
+    }
+
+
+class LocalAgreement:
+    """Commits words two consecutive hypotheses agree on, and tracks segments.
+
+    Use: `insert(hypothesis)` after each decode (`final=True` on the last pass commits every
+    word of it), `clear()` to close the context, `message()` for the next wire message.
+    """
+
+    def __init__(self, *, language: str = "en", task: str = "transcribe") -> None:
+        self.language = language
+        self.task = task
+        self._committed: list[HypWord] = []  # every committed word, all contexts
+        self._context: list[HypWord] = []  # committed words of the current context (dedup)
+        self._pending: list[HypWord] = []  # uncommitted tail of the previous hypothesis
+        self._last_end = 0.0  # end of the last committed word
+        self._closed: list[StreamSegment] = []
+        self._open = StreamSegment(id="0")
+        self._next_id = 1
+        self._changed: list[StreamSegment] = []  # closed since the last message
+        self._last_sent_open: dict[str, Any] | None = None
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def committed(self) -> tuple[HypWord, ...]:
+        """Every committed word so far, in order."""
+        return tuple(self._committed)
+
+    @property
+    def pending(self) -> tuple[HypWord, ...]:
+        """Partial words: the uncommitted tail of the latest hypothesis."""
+        return tuple(self._pending)
+
+    @property
+    def last_committed_end(self) -> float:
+        """End time of the last committed word (0.0 before any)."""
+        return self._last_end
+
+    @property
+    def last_closed_end(self) -> float | None:
+        """End time of the most recently closed segment (a safe buffer trim point)."""
+        for seg in reversed(self._closed):
+            if seg.words:
+                return seg.words[-1].end
+        return None
+
+    def context_text(self, before: float) -> str:
+        """Committed text of the current context that ends at or before `before` seconds."""
+        return " ".join(w.word.strip() for w in self._context if w.end <= before + 1e-6)
+
+    @property
+    def open_id(self) -> str:
+        """Id of the open segment (the one that may still change)."""
+        return self._open.id
+
+    @property
+    def segments(self) -> list[StreamSegment]:
+        """All segments in order: closed ones, then the open one if it has words."""
+        segs = list(self._closed)
+        if self._open.words or self._open.partial:
+            segs.append(self._open)
+        return segs
+
+    # -- updates -------------------------------------------------------------------------
+
+    def insert(self, hypothesis: Sequence[HypWord], *, final: bool = False) -> list[HypWord]:
+        """Take a new hypothesis; return the words committed by it.
+
+        Words starting before the last committed end (minus `TIME_TOLERANCE`) belong to audio
+        already committed and are dropped, then a repeat of the committed tail at the start is
+        removed. Without `final` the common prefix with the previous hypothesis is committed;
+        with `final` every remaining word is.
+        """
+        new = [w for w in hypothesis if w.start > self._last_end - TIME_TOLERANCE]
+        new = self._dedup(new)
+        if final:
+            commit, rest = new, []
+        else:
+            n = 0
+            for a, b in zip(new, self._pending, strict=False):
+                if normalize(a.word) != normalize(b.word):
+                    break
+                n += 1
+            commit, rest = new[:n], new[n:]
+        self._pending = list(rest)
+        self._commit(commit)
+        if final:
+            self._close_open()
+        self._open.partial = list(self._pending)
+        return commit
+
+    def commit_pending(self) -> list[HypWord]:
+        """Commit the partial words as they are (no new decode) and close the open segment."""
+        commit, self._pending = self._pending, []
+        self._commit(commit)
+        self._close_open()
+        self._open.partial = []
+        return commit
+
+    def clear(self) -> list[HypWord]:
+        """Commit what is there, close the segment and start a fresh context."""
+        commit = self.commit_pending()
+        self._context = []
+        return commit
+
+    def _dedup(self, new: list[HypWord]) -> list[HypWord]:
+        if not new or not self._context or abs(new[0].start - self._last_end) >= DEDUP_WINDOW:
+            return new
+        top = min(len(self._context), len(new), MAX_NGRAM)
+        for i in range(top, 0, -1):
+            tail = [normalize(w.word) for w in self._context[-i:]]
+            head = [normalize(w.word) for w in new[:i]]
+            if tail == head:
+                return new[i:]
+        return new
+
+    def _commit(self, words: Sequence[HypWord]) -> None:
+        for w in words:
+            self._committed.append(w)
+            self._context.append(w)
+            self._last_end = max(self._last_end, w.end)
+            self._open.words.append(w)
+            if w.segment_end:
+                self._close_open()
+
+    def _close_open(self) -> None:
+        if not self._open.words:
+            return
+        # Partial words stay with the next (open) segment.
+        self._open.partial = []
+        self._closed.append(self._open)
+        self._changed.append(self._open)
+        self._open = StreamSegment(id=str(self._next_id))
+        self._next_id += 1
+        self._last_sent_open = None
+
+    # -- messages ------------------------------------------------------------------------
+
+    def message(self, *, full: bool = False) -> dict[str, Any] | None:
+        """The next wire message, or None when nothing changed since the last one.
+
+        Lists the segments closed since the last message (all words final) and the open
+        segment if it changed; `full=True` lists every segment (the final state message).
+        """
+        if full:
+            listed = self.segments
+        else:
+            listed = list(self._changed)
+            if self._open.words or self._open.partial:
+                open_json = self._open.to_json()
+                if open_json != self._last_sent_open:
+                    listed.append(self._open)
+            elif self._last_sent_open is not None and self._last_sent_open.get("words"):
+                # The open segment lost its (partial) words: tell the client it is empty.
+                listed.append(self._open)
+        self._changed = []
+        if not listed:
+            return None
+        segs = [s.to_json() for s in listed]
+        self._last_sent_open = segs[-1] if listed[-1] is self._open else self._last_sent_open
+        if listed[-1] is self._open and not (self._open.words or self._open.partial):
+            self._last_sent_open = None
+        return self.envelope(segs)
+
+    def envelope(self, segments: list[dict[str, Any]]) -> dict[str, Any]:
+        """A `verbose_json` message around `segments` (the full text is always included)."""
+        return {
+            "task": self.task,
+            "language": self.language,
+            "text": self.text,
+            "segments": segments,
+            "words": [w for s in segments for w in s["words"]],
+        }
+
+    @property
+    def text(self) -> str:
+        """Full text so far, committed and partial."""
+        return " ".join(t for t in (s.to_json()["text"] for s in self.segments) if t)

@@ -1,0 +1,265 @@
+"""Local agreement (pure, synthetic hypotheses) and the streaming engine on real speech."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jiwer
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fw_asr_widgets.local._agreement import HypWord, LocalAgreement, normalize
+from tests.conftest import JFK_REFERENCE
+
+
+def W(word: str, start: float, end: float | None = None, seg_end: bool = False) -> HypWord:
+    return HypWord(word, start, start + 0.4 if end is None else end, 0.9, seg_end)
+
+
+def texts(words: Any) -> list[str]:
+    return [w.word for w in words]
+
+
+def merge(state: dict[str, dict[str, Any]], msg: dict[str, Any]) -> None:
+    """The client's rule: each listed segment replaces the entry with its id."""
+    for seg in msg["segments"]:
+        state[seg["id"]] = seg
+
+
+# -- unit tests ---------------------------------------------------------------------------
+
+
+def test_normalize() -> None:
+    assert normalize(" You,") == "you"
+    assert normalize("don't.") == "don't"
+    assert normalize("...") == "..."
+
+
+def test_commits_common_prefix_of_two_hypotheses() -> None:
+    la = LocalAgreement()
+    assert la.insert([W("and", 0.0), W("so", 0.5)]) == []
+    assert texts(la.pending) == ["and", "so"]
+    committed = la.insert([W("And", 0.0), W("so,", 0.5), W("my", 1.0)])
+    assert texts(committed) == ["And", "so,"]  # the newer spelling is committed
+    assert texts(la.pending) == ["my"]
+    assert la.last_committed_end == pytest.approx(0.9)
+
+
+def test_disagreement_commits_nothing() -> None:
+    la = LocalAgreement()
+    la.insert([W("ask", 0.0), W("knot", 0.5)])
+    assert texts(la.insert([W("ask", 0.0), W("not", 0.5)])) == ["ask"]
+    assert texts(la.insert([W("ask", 0.0), W("not", 0.5), W("what", 1.0)])) == ["not"]
+
+
+def test_words_over_committed_audio_are_dropped() -> None:
+    la = LocalAgreement()
+    la.insert([W("one", 0.0), W("two", 0.5)])
+    la.insert([W("one", 0.0), W("two", 0.5), W("three", 1.0)])
+    # The buffer still holds the committed audio: its words are ignored.
+    committed = la.insert([W("one", 0.02), W("two", 0.48), W("three", 1.0), W("four", 1.5)])
+    assert texts(committed) == ["three"]
+    assert texts(la.committed) == ["one", "two", "three"]
+
+
+def test_repeat_of_committed_tail_is_removed() -> None:
+    la = LocalAgreement()
+    la.insert([W("ask", 0.0), W("not", 0.5)])
+    la.insert([W("ask", 0.0), W("not", 0.5), W("what", 1.0)])
+    # Timestamps drifted late: "ask not" re-appears after the committed end.
+    la.insert([W("ask", 0.95), W("not,", 1.2), W("what", 1.5), W("your", 1.9)])
+    assert texts(la.committed) == ["ask", "not", "what"]
+    assert texts(la.pending) == ["your"]
+    la.insert([W("your", 1.9)])
+    assert texts(la.committed) == ["ask", "not", "what", "your"]
+
+
+def test_final_commits_everything_and_closes() -> None:
+    la = LocalAgreement()
+    la.insert([W("one", 0.0)])
+    la.insert([W("one", 0.0), W("two", 0.5)], final=True)
+    assert texts(la.committed) == ["one", "two"]
+    assert la.pending == ()
+    msg = la.message(full=True)
+    assert msg is not None
+    assert [w["is_final"] for w in msg["words"]] == [True, True]
+    assert msg["text"] == "one two"
+
+
+def test_segments_close_at_finished_segment_end() -> None:
+    la = LocalAgreement()
+    h = [W("Hello.", 0.0, seg_end=True), W("How", 1.0), W("are", 1.5)]
+    la.insert(h)
+    m1 = la.message()
+    assert m1 is not None
+    assert [s["id"] for s in m1["segments"]] == ["0"]
+    assert all(not w["is_final"] for w in m1["words"])
+    la.insert(h)
+    m2 = la.message()
+    assert m2 is not None
+    # Segment 0 closes with its word final; segment 1 is open with committed + no partial.
+    assert [s["id"] for s in m2["segments"]] == ["0", "1"]
+    assert m2["segments"][0]["words"][0]["is_final"] is True
+    assert m2["segments"][0]["text"] == "Hello."
+    assert m2["segments"][1]["text"] == "How are"
+    assert la.last_closed_end == pytest.approx(0.4)
+    assert la.message() is None  # nothing changed
+    assert m2["text"] == "Hello. How are"
+
+
+def test_withdrawn_partial_words_empty_the_open_segment() -> None:
+    la = LocalAgreement()
+    la.insert([W("Thank", 0.0), W("you.", 0.5)])
+    assert la.message() is not None
+    la.insert([])
+    m = la.message()
+    assert m is not None
+    assert m["segments"] == [{"id": "0", "text": "", "start": 0.0, "end": 0.0, "words": []}]
+    assert la.message() is None
+
+
+def test_clear_starts_a_new_context_and_segment() -> None:
+    la = LocalAgreement()
+    la.insert([W("one", 0.0)])
+    la.clear()
+    la.insert([W("one", 1.0)])  # not de-duplicated against the previous context
+    la.insert([W("one", 1.0)], final=True)
+    assert texts(la.committed) == ["one", "one"]
+    assert [s.id for s in la.segments] == ["0", "1"]
+    assert "one" not in la.context_text(10.0).split()[1:]
+
+
+# -- property tests -----------------------------------------------------------------------
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[list[HypWord], list[list[HypWord]]]:
+    """Ground-truth words and a sequence of noisy decode hypotheses over a growing buffer."""
+    n = draw(st.integers(1, 30))
+    truth: list[HypWord] = []
+    t = draw(st.floats(0.0, 2.0))
+    for i in range(n):
+        gap = draw(st.floats(0.05, 1.5))
+        dur = draw(st.floats(0.1, 0.6))
+        t += gap
+        truth.append(HypWord(f"w{i}", t, t + dur, 0.9, draw(st.booleans()) and i < n - 1))
+        t += dur
+    total = t + 0.5
+    steps: list[list[HypWord]] = []
+    audio_end = 0.0
+    step_no = 0
+    while audio_end < total:
+        audio_end += draw(st.floats(0.3, 2.0))
+        step_no += 1
+        heard = [w for w in truth if w.end <= audio_end]
+        # Noise: the tail is dropped, or replaced by words no other hypothesis contains.
+        last = audio_end >= total  # the final pass hears everything right
+        k = 0 if last else draw(st.integers(0, min(3, len(heard))))
+        noisy = heard[: len(heard) - k]
+        if k and draw(st.booleans()):
+            noisy += [
+                HypWord(f"x{step_no}_{j}", w.start, w.end, 0.5) for j, w in enumerate(heard[-k:])
+            ]
+        # Jitter within the timing tolerance.
+        jit = draw(st.floats(-0.04, 0.04))
+        noisy = [HypWord(w.word, w.start + jit, w.end + jit, 0.9, w.segment_end) for w in noisy]
+        steps.append(noisy)
+    return truth, steps
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams())
+def test_agreement_properties(data: tuple[list[HypWord], list[list[HypWord]]]) -> None:
+    truth, steps = data
+    la = LocalAgreement()
+    client: dict[str, dict[str, Any]] = {}
+    closed_sent: set[str] = set()
+    before: tuple[HypWord, ...] = ()
+    for i, hyp in enumerate(steps):
+        la.insert(hyp, final=i == len(steps) - 1)
+        now = la.committed
+        # Committed words never change and grow only by appending.
+        assert now[: len(before)] == before
+        before = now
+        # Never a wrong word, never a word twice: committed is a prefix of the truth.
+        assert texts(now) == texts(truth[: len(now)])
+        msg = la.message()
+        if msg is None:
+            continue
+        for seg in msg["segments"]:
+            # A segment listed as closed (not the open one) is never listed again.
+            assert seg["id"] not in closed_sent
+            if seg["id"] != la.open_id:
+                assert all(w["is_final"] for w in seg["words"])
+                closed_sent.add(seg["id"])
+            assert int(seg["id"]) <= int(la.open_id)
+        merge(client, msg)
+    # The final pass commits everything heard: exactly the truth.
+    assert texts(la.committed) == texts(truth)
+    full = la.message(full=True)
+    assert full is not None
+    assert all(w["is_final"] for w in full["words"])
+    assert [s["id"] for s in full["segments"]] == [str(i) for i in range(len(full["segments"]))]
+    assert [w["word"] for w in full["words"]] == texts(truth)
+    # Merged client state equals the final state message.
+    assert [client[k] for k in sorted(client, key=int) if client[k]["words"]] == full["segments"]
+
+
+# -- the engine on real speech ------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return jiwer.RemovePunctuation()(jiwer.ToLowerCase()(text)).strip()
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    from fw_asr_widgets.local import models
+
+    return models.load()
+
+
+def test_odd_byte_chunks_are_reassembled(model: Any, data_dir: Path) -> None:
+    from fw_asr_widgets.audio import decode, float_to_pcm16
+    from fw_asr_widgets.local.streaming import StreamEngine
+
+    pcm = float_to_pcm16(decode(data_dir / "jfk.wav"))[:32001]
+    eng = StreamEngine(model)
+    for i in range(0, len(pcm), 333):  # odd-sized frames
+        eng.add_audio(pcm[i : i + 333])
+    assert eng.received_samples == 16000
+    snap = eng.snapshot()
+    expected = np.frombuffer(pcm[:32000], dtype="<i2").astype(np.float32) / 32768.0
+    np.testing.assert_array_equal(snap.audio, expected)
+    eng.add_audio(b"\x00")  # completes the pending half sample
+    assert eng.received_samples == 16001
+
+
+def test_engine_streams_jfk_twice_with_trimming(model: Any, data_dir: Path) -> None:
+    """22 s in 2 s steps: the buffer is trimmed at segment ends and no word is lost or doubled."""
+    from fw_asr_widgets.audio import decode, float_to_pcm16
+    from fw_asr_widgets.local.streaming import StreamEngine
+
+    audio = decode(data_dir / "jfk.wav")
+    pcm = float_to_pcm16(np.concatenate([audio, audio]))
+    eng = StreamEngine(model)
+    step = 64000  # 2 s
+    for i in range(0, len(pcm), step):
+        eng.add_audio(pcm[i : i + step])
+        eng.step()
+        assert eng.buffer_seconds <= 26.0
+    eng.finalize()
+    assert eng.trims >= 1
+    hyp = " ".join(w.word for w in eng.agreement.committed)
+    ref = f"{JFK_REFERENCE} {JFK_REFERENCE}"
+    error = jiwer.wer(_norm(ref), _norm(hyp))
+    print(f"engine WER (jfk x2, 2 s steps): {error:.3f}; {hyp}")
+    assert error <= 0.2
+    full = eng.agreement.message(full=True)
+    assert full is not None
+    assert all(w["is_final"] for w in full["words"])
+    starts = [w["start"] for w in full["words"]]
+    assert starts == sorted(starts)
