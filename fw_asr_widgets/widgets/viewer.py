@@ -1,0 +1,452 @@
+"""`TranscriptViewer`: a virtualised, speaker-coloured transcript with an audio player.
+
+Data paths (why they are split this way):
+
+- **Synced traits** are saved into the notebook's widget state, so they stay bounded: the
+  speaker table, the renames, the playback position and, for transcripts of at most
+  `SYNC_SEGMENT_LIMIT` segments, the segments themselves as compact rows
+  ``[start, end, speaker_index, text]`` (≈100 bytes each, so ≤ ~200 KB in the .ipynb).
+- Larger transcripts (a 3-hour meeting has ~10,000 segments, ~1 MB) send their rows as a
+  custom message after the view is rendered; the saved notebook then keeps only the count.
+- **Word timings** always travel by message (columnar JSON), after render.
+- **Audio** always travels by message with one binary buffer, after the browser says
+  ``{"type": "ready"}``; never as state (it would be saved into the .ipynb, and Colab drops
+  buffers in initial state). Browser-playable files (wav, mp3, ogg, flac, webm, m4a) up to
+  `AUDIO_PASSTHROUGH_BYTES` go as they are; anything else, longer audio and numpy arrays
+  whose PCM16 WAV would exceed that size are transcoded with PyAV to Opus in WebM
+  (~24 kbit/s: a 3-hour recording becomes ~35 MB and encodes at ~200× real time).
+
+Messages, browser → kernel: ``ready``, ``export {format}``.
+Kernel → browser: ``audio {mime}`` + 1 buffer, ``segments {rows, revision}``,
+``words {revision, seg, start, end, text}``, ``export {format, filename, mime}`` + 1 buffer,
+``audio_error {message}``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import threading
+import wave
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from fw_asr_widgets.transcript import Segment, Transcript, Word
+from fw_asr_widgets.widgets._base import FwWidget, asset
+
+__all__ = [
+    "AUDIO_PASSTHROUGH_BYTES",
+    "SYNC_SEGMENT_LIMIT",
+    "TranscriptViewer",
+    "encode_audio",
+]
+
+SYNC_SEGMENT_LIMIT = 2000
+"""Transcripts with more segments send them by message instead of synced state."""
+
+AUDIO_PASSTHROUGH_BYTES = 64 * 1024 * 1024
+"""Playable files up to this size are sent unchanged; larger audio is transcoded to Opus."""
+
+OPUS_BITRATE = 24_000
+
+_PLAYABLE: dict[str, tuple[set[str], str]] = {
+    # PyAV container name → (codecs the browser plays in it, MIME type)
+    "wav": ({"pcm_s16le", "pcm_u8", "pcm_f32le", "pcm_s24le", "pcm_s32le"}, "audio/wav"),
+    "mp3": ({"mp3", "mp3float"}, "audio/mpeg"),
+    "ogg": ({"vorbis", "opus", "flac"}, "audio/ogg"),
+    "flac": ({"flac"}, "audio/flac"),
+    "matroska,webm": ({"opus", "vorbis"}, "audio/webm"),
+    "mov,mp4,m4a,3gp,3g2,mj2": ({"aac"}, "audio/mp4"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio → (bytes, mime)
+
+
+def _wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    from fw_asr_widgets.audio import float_to_pcm16, to_float32
+
+    pcm = float_to_pcm16(to_float32(samples))
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(pcm)
+    return buf.getvalue()
+
+
+def _opus_webm(source: Any, sample_rate: int | None = None) -> bytes:
+    """Transcode a path/bytes (decoded in blocks) or a float array to mono Opus in WebM."""
+    import av
+
+    from fw_asr_widgets.audio import iter_decode, resample, to_float32
+
+    rate = 48_000
+    if isinstance(source, np.ndarray):
+        blocks: Any = [resample(to_float32(source), int(sample_rate or rate), rate)]
+    else:
+        blocks = iter_decode(source, sample_rate=rate, chunk_seconds=60.0)
+    buf = io.BytesIO()
+    out = av.open(buf, mode="w", format="webm")
+    try:
+        stream = out.add_stream("libopus", rate=rate)
+        stream.bit_rate = OPUS_BITRATE
+        stream.layout = "mono"
+        for block in blocks:
+            if block.size == 0:
+                continue
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1),
+                format="flt",
+                layout="mono",
+            )
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    finally:
+        out.close()
+    return buf.getvalue()
+
+
+def encode_audio(audio: Any, sample_rate: int | None = None) -> tuple[bytes, str]:
+    """Turn a path, bytes, numpy array or ipywebrtc audio widget into (bytes, MIME type).
+
+    Playable files up to `AUDIO_PASSTHROUGH_BYTES` are returned unchanged; other formats and
+    larger files become Opus/WebM. Arrays need `sample_rate`; they become a PCM16 WAV when
+    that fits in `AUDIO_PASSTHROUGH_BYTES` (≈33 min at 16 kHz), Opus/WebM otherwise.
+    Raises `AudioDecodeError` for undecodable input, `ValueError`/`TypeError` for bad args.
+    """
+    from fw_asr_widgets.audio import probe
+
+    if hasattr(audio, "value") and isinstance(audio.value, bytes | bytearray | memoryview):
+        audio = bytes(audio.value)  # ipywebrtc Audio / AudioRecorder.audio
+    if isinstance(audio, np.ndarray):
+        if not sample_rate or sample_rate <= 0:
+            raise ValueError("a numpy audio array needs sample_rate= (in Hz)")
+        n = audio.shape[0] if audio.ndim == 1 else max(audio.shape)
+        if n * 2 + 44 <= AUDIO_PASSTHROUGH_BYTES:
+            return _wav_bytes(audio, sample_rate), "audio/wav"
+        return _opus_webm(audio, sample_rate), "audio/webm"
+    if isinstance(audio, bytes | bytearray | memoryview):
+        data = bytes(audio)
+        info = probe(data)
+        size = len(data)
+        src: Any = data
+    elif isinstance(audio, str | os.PathLike):
+        path = Path(audio)
+        info = probe(path)
+        size = path.stat().st_size
+        src = path
+    else:
+        raise TypeError(
+            f"audio must be a path, bytes, a numpy array or None, not {type(audio).__name__}"
+        )
+    playable = _PLAYABLE.get(info.container)
+    if playable and info.codec in playable[0] and size <= AUDIO_PASSTHROUGH_BYTES:
+        return (src if isinstance(src, bytes) else Path(src).read_bytes()), playable[1]
+    return _opus_webm(src), "audio/webm"
+
+
+# ---------------------------------------------------------------------------------------------
+# Transcript → compact rows
+
+
+def speaker_table(tr: Transcript) -> list[str]:
+    """Speaker labels in order of first appearance (segments first, then words)."""
+    return [str(s) for s in tr.speakers]
+
+
+def segment_rows(tr: Transcript, speakers: Sequence[str]) -> list[list[Any]]:
+    """``[start, end, speaker_index (-1 = none), text]`` per segment, times rounded to ms."""
+    index = {s: i for i, s in enumerate(speakers)}
+    return [
+        [
+            round(s.start, 3),
+            round(s.end, 3),
+            index.get(str(s.speaker), -1) if s.speaker is not None else -1,
+            s.text,
+        ]
+        for s in tr.segments
+    ]
+
+
+def _segment_words(tr: Transcript) -> list[Sequence[Word]]:
+    """Words per segment: each segment's own, else top-level words assigned by midpoint."""
+    segs = tr.segments
+    if any(s.words for s in segs) or not tr.words:
+        return [s.words for s in segs]
+    starts = np.array([s.start for s in segs], dtype=float)
+    out: list[list[Word]] = [[] for _ in segs]
+    for w in tr.words:
+        if w.start is None:
+            continue
+        mid = (w.start + (w.end if w.end is not None else w.start)) / 2
+        i = int(np.searchsorted(starts, mid, side="right")) - 1
+        if i >= 0:
+            out[i].append(w)
+    return out
+
+
+def word_columns(tr: Transcript) -> dict[str, list[Any]]:
+    """Columnar word timings: ``seg`` (segment index), ``start``, ``end``, ``text``."""
+    seg: list[int] = []
+    start: list[float] = []
+    end: list[float] = []
+    text: list[str] = []
+    for i, words in enumerate(_segment_words(tr)):
+        for w in words:
+            if w.start is None:
+                continue
+            seg.append(i)
+            start.append(round(w.start, 3))
+            end.append(round(w.end if w.end is not None else w.start, 3))
+            text.append(w.word)
+    return {"seg": seg, "start": start, "end": end, "text": text}
+
+
+def rename_speakers(tr: Transcript, names: Mapping[str, str]) -> Transcript:
+    """A copy of `tr` with speaker labels replaced by `names` (unmapped labels unchanged)."""
+    names = {k: v for k, v in names.items() if v and v != k}
+    if not names:
+        return tr
+
+    def r(label: str | None) -> str | None:
+        return names.get(label, label) if label is not None else None
+
+    def rw(w: Word) -> Word:
+        return replace(w, speaker=r(w.speaker)) if w.speaker in names else w
+
+    def rs(s: Segment) -> Segment:
+        return replace(s, speaker=r(s.speaker), words=tuple(rw(w) for w in s.words))
+
+    return replace(
+        tr,
+        segments=tuple(rs(s) for s in tr.segments),
+        words=tuple(rw(w) for w in tr.words),
+    )
+
+
+def _srt_time(t: float, sep: str) -> str:
+    ms = max(0, round(t * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _subtitles(tr: Transcript, fmt: str) -> str:
+    """SRT/VTT from the transcript's own exporter when it has one, else a plain rendering."""
+    method = getattr(tr, f"to_{fmt}", None)
+    if callable(method):
+        return str(method())
+    sep = "," if fmt == "srt" else "."
+    blocks = [] if fmt == "srt" else ["WEBVTT", ""]
+    for i, s in enumerate(tr.segments, 1):
+        text = f"[{s.speaker}] {s.text}" if s.speaker else s.text
+        head = [str(i)] if fmt == "srt" else []
+        blocks += [*head, f"{_srt_time(s.start, sep)} --> {_srt_time(s.end, sep)}", text, ""]
+    return "\n".join(blocks)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class TranscriptViewer(FwWidget):
+    """Speaker-coloured, searchable, virtualised transcript with a synced audio player.
+
+    >>> v = TranscriptViewer(tr, audio="meeting.wav")
+    >>> v.speaker_names = {"SPEAKER_00": "Diane"}   # or rename in the page
+    >>> v.transcript.to_pandas()                   # speakers renamed
+
+    `audio`: a file path, bytes (any format FFmpeg reads), a numpy array (with
+    `sample_rate=`), an ipywebrtc audio widget, or None. `current_time` (seconds) follows the
+    player; setting it from Python (or a linked `Timeline`) seeks.
+    """
+
+    _esm = asset("viewer.js")
+    _css = asset("viewer.css")
+
+    speakers = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    speaker_names = traitlets.Dict(value_trait=traitlets.Unicode()).tag(sync=True)
+    segments = traitlets.List().tag(sync=True)
+    n_segments = traitlets.Int(0).tag(sync=True)
+    segments_by_message = traitlets.Bool(False).tag(sync=True)
+    revision = traitlets.Int(0).tag(sync=True)
+    duration = traitlets.Float(0.0).tag(sync=True)
+    current_time = traitlets.Float(0.0).tag(sync=True)
+    has_audio = traitlets.Bool(False).tag(sync=True)
+    height = traitlets.Int(420).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        transcript: Transcript | None = None,
+        audio: Any = None,
+        *,
+        sample_rate: int | None = None,
+        speaker_names: Mapping[str, str] | None = None,
+        height: int = 420,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(height=height, **kwargs)
+        self._lock = threading.RLock()
+        self._tr: Transcript = Transcript(text="")
+        self._audio_src: Any = None
+        self._sample_rate: int | None = None
+        self._audio_payload: tuple[bytes, str] | None = None
+        self._words: dict[str, list[Any]] = {"seg": [], "start": [], "end": [], "text": []}
+        self.on_msg(self._on_msg)
+        self.set_transcript(transcript or Transcript(text=""), audio, sample_rate=sample_rate)
+        if speaker_names:
+            self.speaker_names = dict(speaker_names)
+
+    # -- public API -----------------------------------------------------------------------
+
+    def set_transcript(
+        self, transcript: Transcript, audio: Any = None, *, sample_rate: int | None = None
+    ) -> None:
+        """Show another transcript (and audio); open views update in place."""
+        if not isinstance(transcript, Transcript):
+            raise TypeError(f"transcript must be a Transcript, not {type(transcript).__name__}")
+        if isinstance(audio, np.ndarray) and not sample_rate:
+            raise ValueError("a numpy audio array needs sample_rate= (in Hz)")
+        if (
+            audio is not None
+            and not isinstance(audio, np.ndarray | bytes | bytearray | str | os.PathLike)
+            and not hasattr(audio, "value")
+        ):
+            raise TypeError(
+                f"audio must be a path, bytes, a numpy array or None, not {type(audio).__name__}"
+            )
+        if isinstance(audio, str | os.PathLike) and not Path(audio).is_file():
+            raise FileNotFoundError(f"no such audio file: {os.fspath(audio)}")
+        with self._lock:
+            self._tr = transcript
+            self._audio_src = audio
+            self._sample_rate = sample_rate
+            self._audio_payload = None
+            speakers = speaker_table(transcript)
+            rows = segment_rows(transcript, speakers)
+            self._rows = rows
+            self._words = word_columns(transcript)
+            by_message = len(rows) > SYNC_SEGMENT_LIMIT
+            end = max((r[1] for r in rows), default=0.0)
+            with self.hold_sync():
+                self.speakers = speakers
+                self.speaker_names = {
+                    k: v for k, v in self.speaker_names.items() if k in set(speakers)
+                }
+                self.segments_by_message = by_message
+                self.segments = [] if by_message else rows
+                self.n_segments = len(rows)
+                self.duration = float(max(transcript.duration or 0.0, end))
+                self.has_audio = audio is not None
+                self.error = ""
+                self.status = "loading audio…" if audio is not None else ""
+                self.title = transcript.source or ""
+                self.revision += 1
+        # Views already on screen get the new message-borne data now; new views ask on ready.
+        self._push_data()
+        if audio is not None:
+            self._push_audio_async()
+
+    @property
+    def transcript(self) -> Transcript:
+        """The transcript with the speaker renames made here applied."""
+        return rename_speakers(self._tr, self.speaker_names)
+
+    def to_pandas(self, level: str = "segment") -> Any:
+        """`transcript.to_pandas(level)` with renamed speakers."""
+        return self.transcript.to_pandas(level=level)
+
+    def export(self, fmt: str) -> str:
+        """The transcript (renamed speakers) as ``"srt"``, ``"vtt"``, ``"csv"`` or ``"txt"``."""
+        tr = self.transcript
+        if fmt in ("srt", "vtt"):
+            return _subtitles(tr, fmt)
+        if fmt == "csv":
+            return str(tr.to_pandas().to_csv(index=False))
+        if fmt == "txt":
+            return "\n".join(
+                f"[{_srt_time(s.start, '.')[:-4]}] {s.speaker + ': ' if s.speaker else ''}{s.text}"
+                for s in tr.segments
+            )
+        raise ValueError(f"export format must be 'srt', 'vtt', 'csv' or 'txt', not {fmt!r}")
+
+    def seek(self, seconds: float) -> None:
+        """Move the player (and linked timelines) to `seconds`."""
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"seek time must be a finite number ≥ 0, not {seconds!r}")
+        self.current_time = float(seconds)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def _post(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        if self.comm is not None:
+            self.send(content, buffers)
+
+    def _push_data(self) -> None:
+        with self._lock:
+            rev = self.revision
+            if self.segments_by_message:
+                self._post({"type": "segments", "revision": rev, "rows": self._rows})
+            self._post({"type": "words", "revision": rev, **self._words})
+
+    def _encoded_audio(self) -> tuple[bytes, str] | None:
+        with self._lock:
+            if self._audio_payload is None and self._audio_src is not None:
+                self._audio_payload = encode_audio(self._audio_src, self._sample_rate)
+            return self._audio_payload
+
+    def _push_audio(self) -> None:
+        try:
+            payload = self._encoded_audio()
+        except Exception as exc:  # shown in the page, never raised into the kernel loop
+            self.set_error(f"audio error: {exc}")
+            self._post({"type": "audio_error", "message": str(exc)})
+            return
+        if payload is None:
+            return
+        data, mime = payload
+        self.set_status("")
+        self._post({"type": "audio", "mime": mime, "revision": self.revision}, [data])
+
+    def _push_audio_async(self) -> None:
+        threading.Thread(target=self._push_audio, name="fw-asr-viewer-audio", daemon=True).start()
+
+    def _on_msg(self, _widget: Any, content: Any, buffers: list[bytes] | None) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "ready":
+            self._push_data()
+            if self._audio_src is not None:
+                if self._audio_payload is not None:
+                    self._push_audio()
+                else:
+                    self._push_audio_async()
+        elif kind == "export":
+            fmt = str(content.get("format", ""))
+            try:
+                text = self.export(fmt)
+            except ValueError as exc:
+                self._post({"type": "export_error", "message": str(exc)})
+                return
+            mime = {"srt": "application/x-subrip", "vtt": "text/vtt", "csv": "text/csv"}.get(
+                fmt, "text/plain"
+            )
+            stem = Path(self._tr.source or "transcript").stem or "transcript"
+            self._post(
+                {"type": "export", "format": fmt, "filename": f"{stem}.{fmt}", "mime": mime},
+                [text.encode("utf-8")],
+            )
