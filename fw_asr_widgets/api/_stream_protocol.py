@@ -380,11 +380,12 @@ class StreamProtocol:
                     if st is None or pid not in before:
                         continue
                     new = replace(st.seg, text="", words=())
-                if before.get(pid) == new:
+                was_final = self._was_final.get(pid, False)
+                became_final = st is not None and st.final and not was_final
+                if before.get(pid) == new and not became_final:
                     continue
                 events.append(SegmentUpdated(new))
-                was_final = self._was_final.get(pid, False)
-                if st is not None and st.final and not was_final:
+                if became_final:
                     events.append(SegmentFinal(new))
                 self._record_latency(new, st.final if st else False, now)
             self._was_final = {p: s.final for p, s in self._public_states()}
