@@ -48,3 +48,12 @@ __all__ = [
     "Word",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Lazy `app` (the notebook panel): importing the package does not load the widgets."""
+    if name == "app":
+        from fw_asr_widgets.widgets.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
