@@ -16,8 +16,10 @@ Client -> server:
   - `{"event_id": "e1", "object": "stt.input.trace", "trace_id": "t1"}`: once every audio
     frame sent before it has gone through a decode, the server sends any resulting update and
     then the echo (below). `trace_id == "final"` ends the utterance: a final decode of the
-    remaining audio commits every word, the server sends the full state message (every segment
-    of the session, every word `is_final: true`), then the echo. The client then closes.
+    remaining audio commits every word, the server sends the usual update (the segments that
+    changed), then the full state message (every segment of the session, every word
+    `is_final: true`; merging the updates alone gives the same state), then the echo. The
+    client then closes.
     After "final" the session stays usable with a fresh context, as after a clear.
   - `{"event_id": "e2", "object": "stt.state.clear", "reset_id": "r1"}`: finalize what was
     heard (decode, commit everything), drop the audio buffer and start a fresh context (no
@@ -43,6 +45,8 @@ Server -> client, JSON text frames, `verbose_json` shape:
 - Error (the session continues): `{"error": {"object": "error", "type":
   "invalid_request_error", "message": "..."}}` for a text frame that is not a JSON object, has
   an unknown `object`, or a trace without a string `trace_id`.
+- With `response_format=json` every message is reduced to `{"text": ...}` (plus `trace_id` /
+  `reset_id`); errors keep their shape.
 - Idle timeout: with no frame for `IDLE_TIMEOUT` seconds (30), the server finalizes, sends the
   last update and closes with code 1000, reason `"idle timeout: no frame for 30 s"`.
   An internal failure closes with 1011, reason `"internal error"`.
@@ -291,9 +295,10 @@ def _parse_text(text: str) -> tuple[str, Any]:
 
 
 class _Session:
-    def __init__(self, websocket: WebSocket, engine: StreamEngine) -> None:
+    def __init__(self, websocket: WebSocket, engine: StreamEngine, *, text_only: bool) -> None:
         self.ws = websocket
         self.engine = engine
+        self.text_only = text_only
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(_QUEUE_SIZE)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_PREFIX)
 
@@ -338,6 +343,8 @@ class _Session:
                 await self.queue.put(_parse_text(text))
 
     async def _send(self, obj: dict[str, Any]) -> None:
+        if self.text_only and "text" in obj:
+            obj = {k: v for k, v in obj.items() if k in ("text", "trace_id", "reset_id")}
         try:
             await self.ws.send_text(json.dumps(obj))
         except Exception as exc:
@@ -377,7 +384,7 @@ class _Session:
                 if value == "final":
                     await self._finalize()
                     agreement.clear()
-                    agreement.message()  # everything goes out in the full state below
+                    await self._send_update()
                     await self._send(agreement.message(full=True) or agreement.envelope([]))
                 else:
                     if engine.unprocessed > 0:
@@ -412,9 +419,9 @@ async def serve_stream(
 ) -> None:
     """Run one live-transcription session on an accepted WebSocket (protocol: module doc).
 
-    `params` are the query parameters (`language`, `prompt`, `temperature`, ...; `model`,
-    `response_format` and `timestamp_granularities` are validated by the route: messages are
-    always `verbose_json` with words).
+    `params` are the query parameters (`language`, `prompt`, `temperature`,
+    `response_format`; `model` and `timestamp_granularities` are validated by the route and
+    otherwise ignored: `verbose_json` messages always carry words).
     """
     engine = StreamEngine(
         model,
@@ -422,4 +429,5 @@ async def serve_stream(
         prompt=params.get("prompt") or None,
         temperature=_float(params.get("temperature"), 0.0),
     )
-    await _Session(websocket, engine).run()
+    text_only = (params.get("response_format") or "verbose_json") == "json"
+    await _Session(websocket, engine, text_only=text_only).run()
