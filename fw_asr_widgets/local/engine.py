@@ -21,6 +21,8 @@ Decisions where the Fireworks behaviour is unverified:
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -217,6 +219,7 @@ def transcribe_file(
     keep_audio: bool = False,
     load_model: Callable[[str], Any] = models.load,
     piece_seconds: float = PIECE_SECONDS,
+    search_seconds: float = SEARCH_SECONDS,
 ) -> FileResult:
     """Decode and transcribe `source` piece by piece; raise `AudioDecodeError` if undecodable.
 
@@ -230,7 +233,9 @@ def transcribe_file(
     total = 0
     n_pieces = 0
     blocks = iter_decode(source, chunk_seconds=30.0)
-    for offset, piece in iter_pieces(blocks, piece_seconds=piece_seconds):
+    for offset, piece in iter_pieces(
+        blocks, piece_seconds=piece_seconds, search_seconds=search_seconds
+    ):
         n_pieces += 1
         total += piece.size
         if keep_audio:
@@ -289,3 +294,125 @@ def to_vtt(response: dict[str, Any]) -> str:
     for s in response.get("segments") or []:
         cues.append(f"{_srt_time(s['start'], '.')} --> {_srt_time(s['end'], '.')}\n{s['text']}\n")
     return "\n".join(cues)
+
+
+_TOKEN = re.compile(r"[^\w']+", re.UNICODE)
+
+
+def _key(word: str) -> str:
+    return _TOKEN.sub("", word.lower())
+
+
+def align_words(
+    text: str, heard: list[dict[str, Any]], duration: float, language: str
+) -> list[dict[str, Any]]:
+    """Time the words of `text` from the recognised `heard` words.
+
+    Words matching a recognised word (difflib alignment on normalised spelling) take its
+    times; runs of unmatched words share the time between their matched neighbours in
+    proportion to their length. Decision: this is the embedded engine's approximation of
+    Fireworks' forced alignment (`tdnn_ffn` / `mms_fa` are not available offline).
+    """
+    ref = text.split()
+    if not ref:
+        return []
+    a = [_key(w) for w in ref]
+    b = [_key(w["word"]) for w in heard]
+    times: list[tuple[float, float] | None] = [None] * len(ref)
+    probs: list[float | None] = [None] * len(ref)
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            h = heard[block.b + k]
+            times[block.a + k] = (float(h["start"]), float(h["end"]))
+            probs[block.a + k] = h.get("probability")
+    i = 0
+    while i < len(ref):
+        if times[i] is not None:
+            i += 1
+            continue
+        j = i
+        while j < len(ref) and times[j] is None:
+            j += 1
+        prev = times[i - 1] if i > 0 else None
+        lo = prev[1] if prev is not None else (heard[0]["start"] if heard else 0.0)
+        nxt = times[j] if j < len(ref) else None
+        hi = nxt[0] if nxt is not None else (heard[-1]["end"] if heard else duration)
+        if hi < lo:
+            hi = lo
+        weights = [max(1, len(w)) for w in ref[i:j]]
+        total = float(sum(weights))
+        t = lo
+        for k, wgt in zip(range(i, j), weights, strict=True):
+            step = (hi - lo) * wgt / total
+            times[k] = (t, t + step)
+            t += step
+        i = j
+    out = []
+    for w, tt, p in zip(ref, times, probs, strict=True):
+        assert tt is not None
+        out.append(
+            {
+                "word": w,
+                "start": _r(tt[0]),
+                "end": _r(tt[1]),
+                "language": language,
+                "probability": p,
+                "hallucination_score": 0.0,
+                "speaker_id": None,
+            }
+        )
+    return out
+
+
+def align_file(
+    source: AudioSource | IO[bytes],
+    text: str,
+    *,
+    load_model: Callable[[str], Any] = models.load,
+) -> FileResult:
+    """Align `text` to the audio: transcribe (prompted with `text`), then `align_words`.
+
+    Segments follow the recognised segments: each word goes to the segment its start falls
+    in (text outside any segment joins the nearest one).
+    """
+    result = transcribe_file(source, FileOptions(prompt=text[-800:] or None), load_model=load_model)
+    heard = result.response
+    lang = heard["language"]
+    words = align_words(text, heard["words"], heard["duration"], lang)
+    spans = [(s["start"], s["end"]) for s in heard["segments"]]
+    groups: list[list[dict[str, Any]]] = [[] for _ in spans] if spans else [[]]
+    for w in words:
+        k = 0
+        for idx, (s0, _s1) in enumerate(spans):
+            if w["start"] >= s0 - 1e-6:
+                k = idx
+        groups[k].append(w)
+    segments = []
+    for g in groups:
+        if not g:
+            continue
+        segments.append(
+            {
+                "id": len(segments),
+                "seek": int(round(g[0]["start"] * 100)),
+                "start": g[0]["start"],
+                "end": g[-1]["end"],
+                "audio_start": g[0]["start"],
+                "audio_end": g[-1]["end"],
+                "text": " ".join(w["word"] for w in g),
+                "language": lang,
+                "tokens": [],
+                "words": g,
+                "temperature": 0.0,
+                "avg_logprob": None,
+                "compression_ratio": None,
+                "no_speech_prob": None,
+                "no_speech": False,
+                "retry_count": 0,
+                "speaker_id": None,
+            }
+        )
+    response = build_verbose("align", lang, heard["duration"], segments)
+    response["text"] = " ".join(text.split())
+    return FileResult(response=response, model_name=result.model_name, pieces=result.pieces)

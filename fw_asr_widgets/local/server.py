@@ -1,8 +1,8 @@
 """The embedded Fireworks-compatible audio server (FastAPI on uvicorn).
 
 Routes (as `docs/fireworks-audio-api.md`): `POST /v1/audio/transcriptions`,
-`POST /v1/audio/translations`, `POST /v1/audio/alignments` (answers 501: not implemented by the
-embedded engine), WebSocket `/v1/audio/transcriptions/streaming`, plus `GET /health` and the
+`POST /v1/audio/translations`, `POST /v1/audio/alignments` (approximate: see
+`engine.align_words`), WebSocket `/v1/audio/transcriptions/streaming`, plus `GET /health` and the
 OpenAPI schema at `/openapi.json`.
 
 Every error body has the Fireworks shape
@@ -18,7 +18,7 @@ Every error body has the Fireworks shape
 | 413 | `request_too_large` | body above `max_upload_bytes` (from Content-Length, or counted) |
 | 429 | `rate_limit_error` | job queue full; carries `Retry-After` (seconds) |
 | 500 | `internal_error` | unexpected failure (the server keeps serving) |
-| 501 | `not_implemented_error` | `/v1/audio/alignments` |
+| 501 | `not_implemented_error` | streaming module missing (WebSocket denial) |
 
 FastAPI's own 422 validation errors never appear: they are mapped to 400.
 The local model that served a request is named in the response header `x-fw-asr-local-model`.
@@ -406,6 +406,7 @@ class FileRequest:
     diarize: bool = False
     min_speakers: int | None = None
     max_speakers: int | None = None
+    align_text: str | None = None
 
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
@@ -517,6 +518,32 @@ def decode_error_message(filename: str | None, exc: AudioDecodeError) -> str:
     return f"could not decode the uploaded file {filename or 'file'!r} as audio: {detail}"
 
 
+ALIGN_RESPONSE_FORMATS = ("verbose_json", "srt", "vtt")
+
+
+def parse_align_request(form: FormData) -> FileRequest:
+    """Validate an alignment request (`text` required; formats verbose_json, srt, vtt)."""
+    values = form.getlist("text")
+    text = values[0] if len(values) == 1 and isinstance(values[0], str) else None
+    if len(values) > 1:
+        raise _bad("field 'text' was given more than once")
+    if text is None or not text.strip():
+        raise _bad("missing required field 'text' (the transcript to align)")
+    response_format = _enum(form, "response_format", ALIGN_RESPONSE_FORMATS, "verbose_json")
+    assert response_format is not None
+    _enum(form, "vad_model", VAD_MODELS, "silero")
+    _enum(form, "alignment_model", ALIGNMENT_MODELS, "tdnn_ffn")
+    _enum(form, "preprocessing", PREPROCESSING, "none")
+    return FileRequest(
+        task="align",
+        model="whisper-v3",
+        response_format=response_format,
+        granularities=("word", "segment"),
+        options=engine.FileOptions(language="en"),
+        align_text=text,
+    )
+
+
 def shape_response(req: FileRequest, full: dict[str, Any], model_name: str) -> Response:
     """Render the verbose dict in the requested `response_format`."""
     headers = {MODEL_HEADER: model_name}
@@ -582,6 +609,18 @@ _TRANSCRIBE_PROPS = {
     "max_speakers": {"type": "string", "description": "integer, with diarize=true"},
     "diarization_model": {"type": "string"},
 }
+_ALIGN_PROPS: dict[str, Any] = {
+    "file": _COMMON_PROPS["file"],
+    "text": {"type": "string", "description": "the transcript to align"},
+    "vad_model": _COMMON_PROPS["vad_model"],
+    "alignment_model": _COMMON_PROPS["alignment_model"],
+    "preprocessing": _COMMON_PROPS["preprocessing"],
+    "response_format": {
+        "type": "string",
+        "enum": list(ALIGN_RESPONSE_FORMATS),
+        "default": "verbose_json",
+    },
+}
 _ERROR_SCHEMA = {
     "type": "object",
     "properties": {
@@ -597,14 +636,14 @@ _ERROR_SCHEMA = {
 }
 
 
-def _openapi_extra(props: dict[str, Any]) -> dict[str, Any]:
+def _openapi_extra(props: dict[str, Any], required: tuple[str, ...] = ("file",)) -> dict[str, Any]:
     err = {"content": {"application/json": {"schema": _ERROR_SCHEMA}}}
     return {
         "requestBody": {
             "required": True,
             "content": {
                 "multipart/form-data": {
-                    "schema": {"type": "object", "required": ["file"], "properties": props}
+                    "schema": {"type": "object", "required": list(required), "properties": props}
                 }
             },
         },
@@ -706,7 +745,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or exc
                 raise _bad(f"malformed multipart body: {detail}") from None
             try:
-                req = parse_file_request(form, task)
+                req = (
+                    parse_align_request(form) if task == "align" else parse_file_request(form, task)
+                )
                 upload = parse_file_field(form)
                 if upload.size is not None and upload.size > settings.max_upload_bytes:
                     raise ApiError(
@@ -749,14 +790,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Fireworks `POST /v1/audio/translations` (multipart); `language` names the source."""
         return await _file_job(request, "translate")
 
-    @app.post("/v1/audio/alignments", summary="Align a transcript (not implemented locally)")
+    @app.post(
+        "/v1/audio/alignments",
+        openapi_extra=_openapi_extra(_ALIGN_PROPS, ("file", "text")),
+        summary="Align a given transcript to an audio file",
+    )
     async def alignments(request: Request) -> Response:
-        """Decision: the embedded engine does not implement alignment; answers 501."""
-        raise ApiError(
-            501,
-            "alignment is not implemented by the embedded engine; use the Fireworks API",
-            "not_implemented_error",
-        )
+        """Fireworks `POST /v1/audio/alignments`: `file` + `text` -> word and segment times.
+
+        Decision: the local engine transcribes (prompted with `text`) and times the given
+        words from the recognised ones (`engine.align_words`); `alignment_model` and
+        `preprocessing` are validated and accepted. `task` is `"align"` in verbose_json.
+        """
+        return await _file_job(request, "align")
 
     @app.websocket("/v1/audio/transcriptions/streaming")
     async def streaming(websocket: WebSocket) -> None:
@@ -819,7 +865,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _run_file(fileobj: Any, req: FileRequest) -> engine.FileResult:
-    """Worker-thread body: transcribe, then diarize if asked."""
+    """Worker-thread body: transcribe (or align), then diarize if asked."""
+    if req.task == "align":
+        return engine.align_file(fileobj, req.align_text or "")
     result = engine.transcribe_file(fileobj, req.options, keep_audio=req.diarize)
     if req.diarize:
         from fw_asr_widgets.local.diarize import diarize_response

@@ -250,7 +250,13 @@ def test_unknown_path_and_method(url: str) -> None:
     assert_error(httpx.get(url + "/v1/nope"), 404, "not_found_error")
     assert_error(httpx.get(url + TRANSCRIBE), 405, "invalid_request_error")
     r = httpx.post(url + "/v1/audio/alignments", files={"file": ("a.wav", b"x")})
-    assert_error(r, 501, "not_implemented_error", "alignment")
+    assert_error(r, 400, "invalid_request_error", "'text'")
+    r = httpx.post(
+        url + "/v1/audio/alignments",
+        files={"file": ("a.wav", b"x")},
+        data={"text": "hi", "response_format": "json"},
+    )
+    assert_error(r, 400, "invalid_request_error", "verbose_json, srt, vtt")
 
 
 def test_twenty_minutes_of_silence_is_empty(url: str, tmp_path: Path) -> None:
