@@ -873,12 +873,15 @@ def _run_file(fileobj: Any, req: FileRequest) -> engine.FileResult:
         from fw_asr_widgets.local.diarize import diarize_response
 
         assert result.audio is not None
-        result.response = diarize_response(
-            result.audio,
-            result.response,
-            min_speakers=req.min_speakers,
-            max_speakers=req.max_speakers,
-        )
+        try:
+            result.response = diarize_response(
+                result.audio,
+                result.response,
+                min_speakers=req.min_speakers,
+                max_speakers=req.max_speakers,
+            )
+        except ValueError as exc:  # the diarizer's own check of the speaker counts
+            raise engine.EngineInputError(f"diarization: {exc}") from None
         result.audio = None
     return result
 

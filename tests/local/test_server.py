@@ -128,14 +128,18 @@ def test_jfk_verbose_json_words_and_segments(jfk_verbose: httpx.Response) -> Non
 
 
 def test_response_formats(url: str, jfk: bytes) -> None:
+    # The first 4.5 s of jfk.wav ("And so my fellow Americans"): cheap to decode six times.
+    with wave.open(io.BytesIO(jfk)) as w:
+        clip = wav_bytes(np.frombuffer(w.readframes(int(16_000 * 4.5)), dtype="<i2"))
+
     def post(fmt: str, **extra: Any) -> httpx.Response:
         data = {"response_format": fmt, "language": "en", **extra}
-        r = httpx.post(url + TRANSCRIBE, files={"file": ("jfk.wav", jfk)}, data=data, timeout=120)
+        r = httpx.post(url + TRANSCRIBE, files={"file": ("jfk.wav", clip)}, data=data, timeout=120)
         assert r.status_code == 200, r.text
         return r
 
     j = post("json").json()
-    assert list(j) == ["text"] and "ask not" in norm(j["text"])
+    assert list(j) == ["text"] and "fellow americans" in norm(j["text"])
     t = post("text")
     assert t.headers["content-type"].startswith("text/plain")
     assert norm(t.text) == norm(j["text"])
@@ -279,3 +283,31 @@ def test_low_noise_is_not_speech(url: str) -> None:
     noise = np.random.default_rng(3).standard_normal(16_000 * 6) * 20
     r = httpx.post(url + TRANSCRIBE, files={"file": ("n.wav", wav_bytes(noise))}, timeout=120)
     assert r.status_code == 200 and r.json()["text"] == ""
+
+
+def test_diarization_labels_words_and_segments(url: str, data_dir: Path) -> None:
+    audio = (data_dir / "two_speakers.wav").read_bytes()
+    r = httpx.post(
+        url + TRANSCRIBE,
+        files={"file": ("two_speakers.wav", audio)},
+        data={
+            "diarize": "true",
+            "response_format": "verbose_json",
+            "timestamp_granularities": "word,segment",
+            "language": "en",
+            "min_speakers": "1",
+            "max_speakers": "4",
+        },
+        timeout=300,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "new jersey" in norm(body["text"]) and "chicago" in norm(body["text"])
+    speakers = {w["speaker_id"] for w in body["words"]}
+    assert len(speakers) >= 2 and all(re.fullmatch(r"SPEAKER_\d\d", s) for s in speakers)
+    assert [s["id"] for s in body["segments"]] == list(range(len(body["segments"])))
+    for seg in body["segments"]:
+        assert seg["speaker_id"] in speakers
+        assert {w["speaker_id"] for w in seg["words"]} == {seg["speaker_id"]}
+    # Speech starts at 6.7 s (README): nothing is heard in the leading silence.
+    assert body["words"][0]["start"] > 5.5
