@@ -512,8 +512,9 @@ _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
 def decode_error_message(filename: str | None, exc: AudioDecodeError) -> str:
     """A plain message for undecodable audio (no FFmpeg error numbers, no temp paths)."""
     detail = str(exc)
-    if exc.source and detail.startswith(f"{exc.source}: "):
-        detail = detail[len(exc.source) + 2 :]
+    prefix = f"{exc.source}: "  # the source may be a temp file's name or descriptor number
+    if exc.source is not None and detail.startswith(prefix):
+        detail = detail[len(prefix) :]
     detail = _ERRNO.sub("", detail).replace(": 'None'", "")
     return f"could not decode the uploaded file {filename or 'file'!r} as audio: {detail}"
 

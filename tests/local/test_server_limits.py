@@ -8,6 +8,7 @@ import logging
 import threading
 import wave
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -205,3 +206,85 @@ def test_key_never_in_settings_repr_or_logs() -> None:
         logger.setLevel(old_level)
     text = stream.getvalue()
     assert "WebSocket /x?model=a&Authorization=***" in text and KEY not in text
+
+
+def _deleted_fds() -> int:
+    import os
+
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").endswith("(deleted)"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+def test_spooled_uploads_are_released(keyed: ServerHandle) -> None:
+    """Uploads above 1 MB spool to a temp file; it is closed after the request (also on errors)."""
+    with serve(max_upload_bytes=10_000_000) as handle:
+        big = silence_wav(40.0)  # 1.28 MB: spooled to disk
+        before = _deleted_fds()
+        ok = httpx.post(handle.url + TRANSCRIBE, files={"file": ("s.wav", big)}, timeout=60)
+        assert ok.status_code == 200
+        bad = httpx.post(
+            handle.url + TRANSCRIBE,
+            files={"file": ("s.wav", b"\x01" * 1_500_000)},
+            data={"temperature": "hot"},
+        )
+        assert bad.status_code == 400
+        undecodable = httpx.post(
+            handle.url + TRANSCRIBE, files={"file": ("s.mp3", b"\x01" * 1_500_000)}
+        )
+        assert error_of(undecodable, 400, "invalid_request_error").startswith(
+            "could not decode the uploaded file 's.mp3' as audio: not a recognised"
+        )
+        assert _deleted_fds() <= before
+
+
+def test_module_entry_point(tmp_path: Path) -> None:
+    """`python -m fw_asr_widgets.local` refuses a public host without a key, serves with one."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "fw_asr_widgets.local", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "API key" in refused.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fw_asr_widgets.local", "--port", str(port), "--api-key", KEY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        r = httpx.post(url + TRANSCRIBE, files={"file": ("s.wav", silence_wav(0.2))})
+        assert r.status_code == 401
+        r = httpx.post(
+            url + TRANSCRIBE + f"?Authorization={KEY}",
+            files={"file": ("s.wav", silence_wav(0.2))},
+            headers={"Authorization": KEY},
+        )
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert KEY not in out
+    assert "Authorization=***" in out
