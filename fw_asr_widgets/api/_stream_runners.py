@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -53,6 +54,7 @@ log = logging.getLogger("fw_asr_widgets.streaming")
 THREAD_PREFIX = "fw-asr-client-stream"
 RETRYABLE_CLOSE = frozenset({1000, 1001, 1006, 1011, 1012, 1013, 1014})
 MAX_BUFFERED_EVENTS = 10_000
+MAX_RETRY_AFTER = 30.0
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,10 @@ class StreamOptions:
 class _Retry(Exception):
     """A connection failure worth another attempt."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after = retry_after
 
 
 class _Done(Exception):
@@ -121,7 +124,12 @@ def handshake_error(exc: BaseException) -> BaseException:
         msg, _ = _error_message(resp.body, f"the server refused the stream (HTTP {status})")
         rid = resp.headers.get("x-request-id") if resp.headers is not None else None
         if status == 429 or status >= 500:
-            return _Retry(f"HTTP {status}: {msg}")
+            after = resp.headers.get("Retry-After") if resp.headers is not None else None
+            try:
+                retry_after = min(float(after), MAX_RETRY_AFTER) if after else None
+            except ValueError:
+                retry_after = None
+            return _Retry(f"HTTP {status}: {msg}", retry_after)
         return status_error_class(status)(msg, status_code=status, request_id=rid)
     if isinstance(exc, InvalidURI):
         return StreamError(f"invalid streaming URL: {exc}")
@@ -214,14 +222,15 @@ class _RunnerBase:
             self._resume = self.protocol.begin_reconnect()
         self.reconnects += 1
 
-    def _next_attempt(self, attempt: int, reason: str) -> float:
-        """Return the backoff delay for `attempt`, or raise when attempts are exhausted."""
+    def _next_attempt(self, attempt: int, reason: str, retry_after: float | None = None) -> float:
+        """Return the backoff delay for `attempt` (at least the server's Retry-After), or raise
+        when attempts are exhausted."""
         if attempt > self.options.max_reconnects:
             raise APIConnectionError(
                 f"the streaming connection dropped and {attempt - 1} reconnect attempt(s) "
                 f"failed (last: {reason})"
             )
-        delay = self.options.delay(attempt)
+        delay = max(self.options.delay(attempt), retry_after or 0.0)
         self._emit(Reconnecting(attempt, delay, reason))
         return delay
 
@@ -298,14 +307,15 @@ class AsyncRunner(_RunnerBase):
 
     async def _connect_retrying(self, reason: str | None, attempt: int) -> tuple[Any, int]:
         """Connect; on transient failures back off and retry. `reason`: why (None: first)."""
+        after: float | None = None
         while True:
             if reason is not None:
                 attempt += 1
-                await asyncio.sleep(self._next_attempt(attempt, reason))
+                await asyncio.sleep(self._next_attempt(attempt, reason, after))
             try:
                 return await self._connect(), attempt
             except _Retry as exc:
-                reason = exc.reason
+                reason, after = exc.reason, exc.retry_after
 
     async def start(self) -> None:
         if self.state != "new":
@@ -544,6 +554,9 @@ class ThreadRunner(_RunnerBase):
     def _connect(self) -> Any:
         from websockets.sync.client import connect
 
+        extra: dict[str, Any] = {}
+        if _sync_connect_takes_legacy():
+            extra["legacy"] = True  # websockets >= 16: a plain connection, closed by us
         try:
             return connect(
                 self.options.url,
@@ -551,20 +564,22 @@ class ThreadRunner(_RunnerBase):
                 open_timeout=self.options.open_timeout,
                 compression=None,
                 max_size=None,
+                **extra,
             )
         except Exception as exc:
             raise handshake_error(exc) from None
 
     def _connect_retrying(self, reason: str | None, attempt: int) -> tuple[Any, int]:
+        after: float | None = None
         while True:
             if reason is not None:
                 attempt += 1
-                if self._stop.wait(self._next_attempt(attempt, reason)):
+                if self._stop.wait(self._next_attempt(attempt, reason, after)):
                     raise _Stopped
             try:
                 return self._connect(), attempt
             except _Retry as exc:
-                reason = exc.reason
+                reason, after = exc.reason, exc.retry_after
 
     def start(self) -> None:
         if self.state != "new":
@@ -769,6 +784,15 @@ class ThreadRunner(_RunnerBase):
             out = list(self._events)
             self._events.clear()
         return out
+
+
+@functools.cache
+def _sync_connect_takes_legacy() -> bool:
+    import inspect
+
+    from websockets.sync.client import connect
+
+    return "legacy" in inspect.signature(connect).parameters
 
 
 class _Stopped(Exception):

@@ -376,7 +376,7 @@ class _FakeServer:
         return M(*segs)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(3, 25),
     durs=st.lists(st.floats(0.3, 0.8), min_size=25, max_size=25),
