@@ -11,7 +11,7 @@
 // model.send({type:"audio", session, seq, sample_rate:16000}, undefined, [arrayBuffer]) (buffers
 // are the THIRD argument). Python acknowledges cumulatively ({type:"ack", seq}); at most
 // `window` chunks are in flight, the rest wait here and are shown as backlog.
-// Capture state lives per model (not per view): displaying the widget twice shows one recorder.
+// Capture state lives per widget (not per view): displaying the widget twice shows one recorder.
 
 const WORKLET_SOURCE = `
 const OUT_RATE = 16000;
@@ -396,12 +396,27 @@ class Controller {
   }
 }
 
-const controllers = new WeakMap();
+// anywidget hands each view (and initialize) its own model proxy, and drops a view's listeners
+// with the view: the controller is made in initialize() with the model-lifetime proxy and
+// found by views through the widget's `instance_id` trait.
+const controllers = (globalThis.__fwRecorderControllers = globalThis.__fwRecorderControllers || new Map());
+
+function initialize({ model }) {
+  const id = model.get('instance_id');
+  const ctl = new Controller(model);
+  controllers.set(id, ctl);
+  return () => {
+    ctl.abort();
+    if (controllers.get(id) === ctl) controllers.delete(id);
+  };
+}
+
 function controllerFor(model) {
-  let c = controllers.get(model);
+  const id = model.get('instance_id');
+  let c = controllers.get(id);
   if (!c) {
     c = new Controller(model);
-    controllers.set(model, c);
+    controllers.set(id, c);
   }
   return c;
 }
@@ -492,4 +507,4 @@ function render({ model, el: root }) {
   };
 }
 
-export default { render };
+export default { initialize, render };

@@ -31,6 +31,7 @@ import contextlib
 import math
 import queue
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -118,6 +119,7 @@ class Recorder(FwWidget):
     partial_text = traitlets.Unicode("").tag(sync=True)
     window = traitlets.Int(WINDOW).tag(sync=True)
     model_label = traitlets.Unicode("").tag(sync=True)
+    instance_id = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -136,6 +138,7 @@ class Recorder(FwWidget):
         self._lock = threading.RLock()
         self._ui = Throttle(UI_INTERVAL)
         self._closed = False
+        self.instance_id = uuid.uuid4().hex
         self.model_label = model + (f" · {language}" if language else "")
         self.status = READY
         self.on_msg(self._on_msg)

@@ -27,6 +27,21 @@ def wer(hyp: str) -> float:
     return float(jiwer.wer(_norm(JFK_REFERENCE), _norm(hyp)))
 
 
+CORRELATION_PROBE = """
+import wave as _w, numpy as _np
+with _w.open({path!r}) as _f:
+    _ref = _np.frombuffer(_f.readframes(_f.getnframes()), "<i2").astype(_np.float32) / 32768
+_rec = recorder.audio
+_n = 1 << int(_np.ceil(_np.log2(len(_ref) + len(_rec))))
+_xc = _np.fft.irfft(_np.fft.rfft(_rec, _n) * _np.conj(_np.fft.rfft(_ref, _n)), _n)
+_lag = int(_np.argmax(_xc))
+_lag = _lag - _n if _lag > _n // 2 else _lag
+_a, _b = (_rec[_lag:], _ref) if _lag >= 0 else (_rec, _ref[-_lag:])
+_m = min(len(_a), len(_b))
+print({marker!r} + repr(float(_np.corrcoef(_a[:_m], _b[:_m])[0, 1])) + " " + str(_lag))
+"""
+
+
 def test_recorder_live_transcript_jupyterlab(
     new_page: Callable[..., object], open_notebook: Callable[..., object], data_dir: Path
 ) -> None:
@@ -71,6 +86,11 @@ def test_recorder_live_transcript_jupyterlab(
     assert state["gaps"] == []
     assert state["rows"] >= 1
     assert wer(state["text"]) <= 0.25, state["text"]
+    # The worklet's resampling (device rate -> 16 kHz) keeps the waveform: the recording
+    # correlates with the source file (Chromium's fake device resamples it to 44.1 kHz first).
+    out = nb.kernel_exec(CORRELATION_PROBE.format(path=str(data_dir / "jfk.wav"), marker="CORR "))
+    corr, lag = out.split("CORR ", 1)[1].split()
+    assert float(corr) > 0.99, (corr, lag)
     assert wer(page_text) <= 0.25, page_text
     assert wer(live_text) < 1.0
     assert box.locator(".fw-seg.fw-partial").count() == 0
@@ -84,16 +104,24 @@ def test_recorder_notebook7_smoke(
     data_dir: Path,
 ) -> None:
     page = new_page(data_dir / "jfk.wav")
-    nb = open_notebook(page, RECORDER_CELLS, server=notebook7_server)
-    box = page.locator(".fw-recorder")
-    box.wait_for()
+    # The recorder displayed twice: two views, one microphone capture, one stream.
+    nb = open_notebook(page, [*RECORDER_CELLS, "recorder"], server=notebook7_server)
+    views = page.locator(".fw-recorder")
+    views.nth(1).wait_for()
+    assert views.count() == 2
+    box = views.nth(0)
     box.locator(".fw-rec-toggle").click()
     nb.wait_kernel("recorder.elapsed", lambda v: v >= 2.0, timeout=30)
-    assert page.locator(".fw-rec-meter-fill").evaluate("e => parseFloat(e.style.width)") > 0
+    assert views.nth(1).locator(".fw-rec-toggle").inner_text().endswith("Stop")
+    assert nb.kernel_json("recorder.level") > 0.1
+    for i in range(2):
+        fill = views.nth(i).locator(".fw-rec-meter-fill")
+        assert fill.evaluate("e => parseFloat(e.style.width)") > 0
     nb.screenshot("recorder-notebook7")
-    box.locator(".fw-rec-toggle").click()
+    views.nth(1).locator(".fw-rec-toggle").click()  # stop from the other view
     nb.wait_kernel("recorder._take.done.is_set()", lambda v: v is True, timeout=60)
     assert nb.kernel_json("float(abs(recorder.audio).max())") > 0.05
+    assert nb.kernel_json("recorder.gaps") == []
     assert nb.kernel_json("recorder.error") == ""
 
     # A front end without mediaDevices (as in VS Code) says so and points to the Uploader.
