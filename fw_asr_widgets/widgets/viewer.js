@@ -195,16 +195,22 @@ function render({ model, el }) {
     const body = e.lastChild;
     body.textContent = "";
     const w = words && wordsRev === model.get("revision") ? words : null;
+    let parts = null, joined = "";
     if (w && w.first[i] >= 0) {
       const a = w.first[i], b = a + w.count[i];
-      const parts = [];
-      let joined = "";
+      parts = [];
       for (let j = a; j < b; j++) {
         const txt = String(w.text[j]).trim();
         if (joined) joined += " ";
         parts.push([joined.length, joined.length + txt.length, txt]);
         joined += txt;
       }
+      // Words without times are not sent: when they miss much of the text, show the text.
+      const dense = (t) => t.replace(/\s+/g, "").length;
+      if (dense(joined) < 0.8 * dense(String(r[3]))) parts = null;
+    }
+    if (parts) {
+      const a = w.first[i], b = a + w.count[i];
       const ranges = query ? findRanges(joined.toLowerCase(), query) : [];
       for (let j = a; j < b; j++) {
         const [wa, wb, txt] = parts[j - a];

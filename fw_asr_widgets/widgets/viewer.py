@@ -244,20 +244,6 @@ def _srt_time(t: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def _subtitles(tr: Transcript, fmt: str) -> str:
-    """SRT/VTT from the transcript's own exporter when it has one, else a plain rendering."""
-    method = getattr(tr, f"to_{fmt}", None)
-    if callable(method):
-        return str(method())
-    sep = "," if fmt == "srt" else "."
-    blocks = [] if fmt == "srt" else ["WEBVTT", ""]
-    for i, s in enumerate(tr.segments, 1):
-        text = f"[{s.speaker}] {s.text}" if s.speaker else s.text
-        head = [str(i)] if fmt == "srt" else []
-        blocks += [*head, f"{_srt_time(s.start, sep)} --> {_srt_time(s.end, sep)}", text, ""]
-    return "\n".join(blocks)
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -372,8 +358,10 @@ class TranscriptViewer(FwWidget):
     def export(self, fmt: str) -> str:
         """The transcript (renamed speakers) as ``"srt"``, ``"vtt"``, ``"csv"`` or ``"txt"``."""
         tr = self.transcript
-        if fmt in ("srt", "vtt"):
-            return _subtitles(tr, fmt)
+        if fmt == "srt":
+            return str(tr.to_srt())
+        if fmt == "vtt":
+            return str(tr.to_vtt())
         if fmt == "csv":
             return str(tr.to_pandas().to_csv(index=False))
         if fmt == "txt":

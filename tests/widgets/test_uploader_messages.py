@@ -1,0 +1,228 @@
+"""Uploader message handling without a browser: slices injected through the message handler.
+
+Transcriptions go to the embedded engine over real loopback HTTP (`local_server` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fw_asr_widgets.widgets.uploader import SLICE_BYTES, Uploader
+
+SLICE = 64 * 1024  # small slices: many messages from a 1 MB file
+
+
+@pytest.fixture
+def client(local_server: Any) -> Any:
+    from fw_asr_widgets.api.client import Client
+
+    c = Client(base_url=local_server.url)
+    yield c
+    c.close()
+
+
+class Wire:
+    """Captures what the widget sends and drives its message handler like the browser."""
+
+    def __init__(self, up: Uploader) -> None:
+        self.up = up
+        self.sent: list[dict[str, Any]] = []
+        up.send = lambda content, buffers=None: self.sent.append(content)  # type: ignore[method-assign]
+
+    def slice(
+        self,
+        fid: str,
+        data: bytes,
+        index: int,
+        *,
+        name: str,
+        size: int | None = None,
+        final: bool = False,
+    ) -> None:
+        part = data[index * SLICE : (index + 1) * SLICE]
+        msg = {
+            "type": "slice",
+            "file_id": fid,
+            "index": index,
+            "final": final,
+            "name": name,
+            "size": len(data) if size is None else size,
+        }
+        self.up._on_msg(self.up, msg, [part])
+
+    def upload(self, fid: str, data: bytes, name: str, order: list[int] | None = None) -> None:
+        total = max(1, -(-len(data) // SLICE))
+        for i in order if order is not None else range(total):
+            self.slice(fid, data, i, name=name, final=i == total - 1)
+
+    def acks(self, fid: str) -> list[int]:
+        return [m["index"] for m in self.sent if m["type"] == "slice_ack" and m["file_id"] == fid]
+
+    def errors(self, fid: str) -> list[str]:
+        return [
+            m["message"] for m in self.sent if m["type"] == "slice_error" and m["file_id"] == fid
+        ]
+
+
+def row(up: Uploader, fid: str) -> dict[str, Any]:
+    return next(r for r in up.files if r["id"] == fid)
+
+
+def temp_files(up: Uploader) -> list[Path]:
+    return list(up._tmpdir.iterdir())
+
+
+def test_slices_acked_transcribed_and_temp_file_removed(client: Any, data_dir: Path) -> None:
+    data = (data_dir / "two_speakers.wav").read_bytes()
+    up = Uploader(client=client, diarize=True, language="en")
+    wire = Wire(up)
+    seen: list[str] = []
+    up.on_result(lambda source, tr: seen.append(source))
+    total = -(-len(data) // SLICE)
+    # Duplicates in the middle (a retried slice) are re-acknowledged and written once.
+    order = [0, 1, 2, 2, 1, *range(3, total)]
+    wire.upload("f1", data, "two_speakers.wav", order=order)
+    assert wire.acks("f1") == order
+    assert wire.errors("f1") == []
+    assert up.wait(timeout=240)
+    r = row(up, "f1")
+    assert r["state"] == "done", r
+    assert r["progress"] == 1.0 and r["size"] == len(data)
+    assert seen == ["two_speakers.wav"]
+    tr = up.transcripts["two_speakers.wav"]
+    assert tr.source == "two_speakers.wav"
+    words = " ".join(s.text for s in tr.segments).lower()
+    assert len(tr.segments) >= 3
+    assert "sheila" in words and "new jersey" in words
+    df = up.to_pandas()
+    assert list(df.columns[:1]) == ["source"]
+    assert set(df["source"]) == {"two_speakers.wav"} and len(df) == len(tr.segments)
+    assert df["speaker"].nunique() == 2
+    assert temp_files(up) == []  # deleted once transcribed
+    # traits hold only small status: no bytes, no key
+    state = json.dumps(up.get_state(), default=str)
+    assert len(state) < 50_000 and "RIFF" not in state
+    up.close()
+
+
+def test_out_of_order_slice_fails_the_file_with_clear_error(data_dir: Path) -> None:
+    data = (data_dir / "two_speakers.wav").read_bytes()
+    up = Uploader(client=object())  # never reached
+    wire = Wire(up)
+    wire.slice("f2", data, 0, name="a.wav")
+    assert len(temp_files(up)) == 1
+    wire.slice("f2", data, 2, name="a.wav")  # slice 1 lost
+    assert wire.acks("f2") == [0]
+    assert wire.errors("f2") == ["slice 2 arrived while slice 1 was expected: upload out of order"]
+    r = row(up, "f2")
+    assert r["state"] == "error" and "out of order" in r["error"]
+    assert up.errors["a.wav"] == r["error"]
+    assert temp_files(up) == []  # removed on error
+    # Further slices of the failed file are refused, not written.
+    wire.slice("f2", data, 1, name="a.wav")
+    assert wire.acks("f2") == [0] and len(wire.errors("f2")) == 2
+    # A file whose first message is not slice 0 fails too.
+    wire.slice("f3", data, 3, name="b.wav")
+    assert row(up, "f3")["state"] == "error"
+    assert "before slice 0" in wire.errors("f3")[0]
+    up.close()
+
+
+def test_size_mismatch_cancel_and_close_remove_temp_files(data_dir: Path) -> None:
+    data = (data_dir / "jfk.wav").read_bytes()
+    up = Uploader(client=object())
+    wire = Wire(up)
+    # more bytes than declared
+    wire.slice("big", data, 0, name="x.wav", size=10)
+    assert (
+        row(up, "big")["state"] == "error" and "more than the declared" in row(up, "big")["error"]
+    )
+    # final slice while bytes are missing
+    wire.slice("short", data, 0, name="y.wav", size=SLICE * 2, final=True)
+    assert "ended after" in row(up, "short")["error"]
+    # cancel mid-way
+    wire.slice("c", data, 0, name="z.wav")
+    assert len(temp_files(up)) == 1
+    up._on_msg(up, {"type": "cancel", "file_id": "c"}, [])
+    assert row(up, "c")["state"] == "error" and row(up, "c")["error"] == "cancelled"
+    assert temp_files(up) == []
+    # close() removes whatever is still being uploaded, and the directory itself
+    wire.slice("open", data, 0, name="w.wav")
+    tmpdir = up._tmpdir
+    assert any(tmpdir.iterdir())
+    up.close()
+    assert not tmpdir.exists()
+
+
+def test_corrupt_file_errors_while_another_succeeds(
+    client: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    up = Uploader(client=client, concurrency=2, language="en")
+    wire = Wire(up)
+    junk = bytes(range(256)) * 400  # 100 KB of non-audio named .wav
+    wire.upload("bad", junk, "broken.wav")
+    wire.upload("good", (data_dir / "jfk.wav").read_bytes(), "jfk.wav")
+    missing = up.add(tmp_path / "nope.wav")  # typed path that does not exist
+    assert up.wait(timeout=240)
+    assert row(up, "bad")["state"] == "error"
+    assert row(up, "bad")["error"]  # a message, shown in the page
+    assert "broken.wav" in up.errors and "broken.wav" not in up.transcripts
+    assert row(up, "good")["state"] == "done"
+    assert row(up, missing)["state"] == "error" and "no such file" in row(up, missing)["error"]
+    text = up.transcripts["jfk.wav"].text.lower()
+    assert "ask not what your country" in text
+    df = up.to_pandas()
+    assert set(df["source"]) == {"jfk.wav"}
+    assert temp_files(up) == []
+    up.close()
+
+
+def test_same_name_twice_gets_distinct_sources_and_path_message(
+    client: Any, data_dir: Path
+) -> None:
+    up = Uploader(client=client, language="en")
+    wire = Wire(up)
+    data = (data_dir / "english.wav").read_bytes()  # 2.7 s: quick
+    wire.upload("a", data, "english.wav")
+    assert up.wait(timeout=240)
+    wire.upload("b", data, "english.wav")
+    # a path typed into the page's text box
+    up._on_msg(up, {"type": "path", "value": str(data_dir / "english.wav")}, [])
+    assert up.wait(timeout=240)
+    assert sorted(up.transcripts) == sorted(
+        ["english.wav", "english (2).wav", str(data_dir / "english.wav")]
+    )
+    assert (data_dir / "english.wav").exists()  # typed paths are never deleted
+    assert len(up.to_pandas()["source"].unique()) == 3
+    up.close()
+
+
+def test_state_never_holds_the_key(local_server: Any, data_dir: Path) -> None:
+    from fw_asr_widgets.api.client import Client
+
+    secret = "fw-test-secret-key-0123456789"
+    c = Client(api_key=secret, base_url=local_server.url)
+    up = Uploader(client=c, diarize=True, language="en")
+    Wire(up).upload("k", (data_dir / "english.wav").read_bytes()[: SLICE * 2], "e.wav")
+    state = json.dumps(up.get_state(), default=str)
+    assert secret not in state and "RIFF" not in state
+    assert up.settings == "whisper-v3 · diarize · en"
+    up.close()
+    c.close()
+
+
+def test_defaults_and_bad_arguments() -> None:
+    assert SLICE_BYTES == 512 * 1024
+    with pytest.raises(ValueError, match="concurrency"):
+        Uploader(client=object(), concurrency=0)
+    up = Uploader(client=object())
+    with pytest.raises(ValueError):
+        up.add("   ")
+    with pytest.raises(TypeError):
+        up.on_result("not callable")  # type: ignore[arg-type]
+    assert up.to_pandas().columns.tolist() == ["source"]
+    up.close()
