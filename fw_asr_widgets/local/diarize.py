@@ -81,6 +81,7 @@ def mel_filterbank(
 
 
 _MEL_BASIS = mel_filterbank()
+_MEL_BLOCK = 4096
 _WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
 
 
@@ -104,9 +105,12 @@ def mel_frames(audio: np.ndarray) -> np.ndarray:
         strides=(padded.strides[0] * HOP, padded.strides[0]),
         writeable=False,
     )
-    spec = np.fft.rfft(frames * _WINDOW, axis=1)
-    power = (spec.real**2 + spec.imag**2).astype(np.float32)
-    return power @ _MEL_BASIS.T
+    out = np.empty((n_frames, N_MELS), dtype=np.float32)
+    for i in range(0, n_frames, _MEL_BLOCK):  # in blocks: memory stays flat for long audio
+        spec = np.fft.rfft(frames[i : i + _MEL_BLOCK] * _WINDOW, axis=1)
+        power = (spec.real**2 + spec.imag**2).astype(np.float32)
+        out[i : i + _MEL_BLOCK] = power @ _MEL_BASIS.T
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,50 +321,68 @@ def _label_frames(mel: np.ndarray, lo: int, hi: int) -> np.ndarray:
     starts = list(range(0, n - win + 1, WINDOW_HOP))
     if starts[-1] + win < n:
         starts.append(n - win)
-    emb = VoiceEncoder.default().embed_windows(np.stack([mel[s : s + win] for s in starts]))
+    enc = VoiceEncoder.default()
+    chunk = 384  # windows stacked at a time: memory stays flat for long audio
+    emb = np.concatenate(
+        [
+            enc.embed_windows(np.stack([mel[s : s + win] for s in starts[i : i + chunk]]))
+            for i in range(0, len(starts), chunk)
+        ]
+    )
     cent = _cluster(emb, lo, hi)
     if cent.shape[0] == 1:
         return np.zeros(n, dtype=int)
     # Each frame: mean similarity to each centroid over the windows that cover it.
     sim = emb @ cent.T
-    score = np.zeros((n, cent.shape[0]))
-    count = np.zeros(n)
-    for s, row in zip(starts, sim, strict=True):
-        score[s : s + win] += row
-        count[s : s + win] += 1
+    score = np.zeros((n + 1, cent.shape[0]))
+    count = np.zeros(n + 1)
+    st = np.asarray(starts)
+    np.add.at(score, st, sim)
+    np.add.at(score, st + win, -sim)
+    np.add.at(count, st, 1)
+    np.add.at(count, st + win, -1)
+    score, count = np.cumsum(score, axis=0)[:n], np.cumsum(count)[:n]
     return _smooth(np.argmax(score / np.maximum(count, 1)[:, None], axis=1))
 
 
 def _smooth(labels: np.ndarray) -> np.ndarray:
     """Give runs shorter than `MIN_RUN_FRAMES` to the longer neighbouring run."""
-    labels = labels.copy()
-    while True:
-        edges = np.flatnonzero(np.diff(labels)) + 1
-        bounds = np.r_[0, edges, labels.size]
-        lengths = np.diff(bounds)
-        if lengths.size < 2 or lengths.min() >= MIN_RUN_FRAMES:
-            return labels
-        i = int(np.argmin(lengths))
+    edges = np.flatnonzero(np.diff(labels)) + 1
+    run_labels = list(labels[np.r_[0, edges]].tolist())
+    lengths = list(np.diff(np.r_[0, edges, labels.size]).tolist())
+    while len(lengths) > 1:
+        i = min(range(len(lengths)), key=lengths.__getitem__)
+        if lengths[i] >= MIN_RUN_FRAMES:
+            break
         left = lengths[i - 1] if i > 0 else -1
-        right = lengths[i + 1] if i + 1 < lengths.size else -1
-        src = bounds[i - 1] if left >= right else bounds[i + 1]
-        labels[bounds[i] : bounds[i + 1]] = labels[src]
+        right = lengths[i + 1] if i + 1 < len(lengths) else -1
+        n_i = lengths.pop(i)
+        run_labels.pop(i)
+        lengths[i - 1 if left >= right else i] += n_i
+        # The runs either side of the removed one may now be one speaker: join them.
+        if 0 < i < len(lengths) and run_labels[i] == run_labels[i - 1]:
+            lengths[i - 1] += lengths.pop(i)
+            run_labels.pop(i)
+    return np.repeat(np.asarray(run_labels, dtype=int), lengths)
 
 
 def _turns(idx: np.ndarray, labels: np.ndarray) -> list[Turn]:
-    """Runs of equal labels over speech frames → turns, named in order of first appearance."""
-    runs: list[list[float]] = []  # [start, end, label]
-    for f, lab in zip(idx.tolist(), labels.tolist(), strict=True):
-        t0, t1 = f * FRAME_SECONDS, (f + 1) * FRAME_SECONDS
-        if runs and runs[-1][2] == lab and t0 - runs[-1][1] < MERGE_GAP:
-            runs[-1][1] = t1
-        else:
-            runs.append([t0, t1, lab])
+    """Runs of equal labels over speech frames → turns, named in order of first appearance.
+
+    Turns of one speaker separated by less than `MERGE_GAP` of silence are joined.
+    """
+    if idx.size == 0:
+        return []
+    gap = (np.diff(idx) - 1) * FRAME_SECONDS
+    breaks = np.flatnonzero((np.diff(labels) != 0) | (gap >= MERGE_GAP)) + 1
+    first = np.r_[0, breaks]
+    last = np.r_[breaks, idx.size] - 1
     names: dict[int, str] = {}
     out = []
-    for t0, t1, lab in runs:
-        name = names.setdefault(int(lab), f"SPEAKER_{len(names):02d}")
-        out.append(Turn(round(t0, 3), round(t1, 3), name))
+    for f0, f1 in zip(first.tolist(), last.tolist(), strict=True):
+        name = names.setdefault(int(labels[f0]), f"SPEAKER_{len(names):02d}")
+        start, end = idx[f0] * FRAME_SECONDS, (idx[f1] + 1) * FRAME_SECONDS
+        out.append(Turn(round(float(start), 3), round(float(end), 3), name))
     return out
 
 
