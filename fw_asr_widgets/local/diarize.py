@@ -25,7 +25,6 @@ SAMPLE_RATE = 16_000
 N_FFT = 400  # 25 ms window
 HOP = 160  # 10 ms hop
 N_MELS = 40
-PARTIAL_FRAMES = 160  # resemblyzer's partial utterance: 1.6 s
 FRAME_SECONDS = HOP / SAMPLE_RATE
 AUDIO_NORM_TARGET_DBFS = -30.0
 
