@@ -150,12 +150,12 @@ class LocalAgreement:
     def insert(self, hypothesis: Sequence[HypWord], *, final: bool = False) -> list[HypWord]:
         """Take a new hypothesis; return the words committed by it.
 
-        Words starting before the last committed end (minus `TIME_TOLERANCE`) belong to audio
-        already committed and are dropped, then a repeat of the committed tail at the start is
-        removed. Without `final` the common prefix with the previous hypothesis is committed;
-        with `final` every remaining word is.
+        Words starting before the last committed end (minus `TIME_TOLERANCE`) and centred
+        before it belong to audio already committed and are dropped, then a repeat of the
+        committed tail at the start is removed. Without `final` the common prefix with the
+        previous hypothesis is committed; with `final` every remaining word is.
         """
-        new = [w for w in hypothesis if w.start > self._last_end - TIME_TOLERANCE]
+        new = [w for w in hypothesis if self._is_new(w)]
         new = self._dedup(new)
         if final:
             commit, rest = new, []
@@ -186,6 +186,11 @@ class LocalAgreement:
         commit = self.commit_pending()
         self._context = []
         return commit
+
+    def _is_new(self, w: HypWord) -> bool:
+        # Word times move by 0.1-0.2 s between decodes; a word whose middle lies past the
+        # last committed end is new even if its start moved earlier.
+        return w.start > self._last_end - TIME_TOLERANCE or (w.start + w.end) / 2 > self._last_end
 
     def _dedup(self, new: list[HypWord]) -> list[HypWord]:
         if not new or not self._context or abs(new[0].start - self._last_end) >= DEDUP_WINDOW:
