@@ -398,7 +398,10 @@ class Recorder(FwWidget):
                 self.set_status(self._summary(take))
         except Exception as exc:  # reported on the status line
             take.failed = friendly_error(exc)
-            self.set_error(take.failed, f"Recording failed: {take.failed}")
+            self.set_error(
+                take.failed,
+                f"Recording failed: {take.failed} The audio so far is kept in recorder.audio.",
+            )
             with contextlib.suppress(Exception):
                 if stream is not None:
                     take.transcript = stream.transcript

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,3 +255,32 @@ def test_level_scale() -> None:
     quiet = (full // 100).astype(np.int16)  # -40 dBFS
     assert level_of(quiet) == pytest.approx(1 / 3, abs=0.01)
     assert MAX_SEGMENTS == 200
+
+
+def test_connection_lost_is_reported(jfk_pcm: bytes) -> None:
+    from fw_asr_widgets.local import serve
+
+    server = serve()
+    try:
+        rec = Captured(Recorder(client=Client(base_url=server.url), max_reconnects=1))
+        r = rec.recorder
+        chunks = _chunks(jfk_pcm)
+        rec.start()
+        for seq in range(20):
+            rec.audio(seq, chunks[seq])
+        deadline = time.monotonic() + 30
+        while not r.status.startswith("Recording"):  # connected and streaming
+            assert time.monotonic() < deadline, r.status
+            time.sleep(0.05)
+    finally:
+        server.close()
+    for seq in range(20, 60):
+        rec.audio(seq, chunks[seq])
+    rec.stop(59)
+    r.wait(60)
+    assert not r.recording
+    assert "Could not reach the transcription server" in r.error, r.error
+    assert r.status.startswith("Recording failed") and "recorder.audio" in r.status
+    assert r.audio.size >= 20 * 1600  # what arrived before the failure is kept
+    r.close()
+    assert _stream_threads() == []

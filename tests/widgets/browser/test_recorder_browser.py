@@ -124,12 +124,26 @@ def test_recorder_notebook7_smoke(
     assert nb.kernel_json("recorder.gaps") == []
     assert nb.kernel_json("recorder.error") == ""
 
+    # Failures to open the microphone reach the status line and the kernel's `error`.
+    status = box.locator(".fw-rec-status")
+    page.evaluate(
+        "() => { navigator.mediaDevices.getUserMedia = () =>"
+        " Promise.reject(new DOMException('Permission denied', 'NotAllowedError')); }"
+    )
+    box.locator(".fw-rec-toggle").click()
+    err = nb.wait_kernel("recorder.error", lambda v: "denied" in v, timeout=20)
+    assert "Uploader" in err and "denied" in status.inner_text()
+    assert "fw-error" in (status.get_attribute("class") or "")
+
     # A front end without mediaDevices (as in VS Code) says so and points to the Uploader.
     page.evaluate("Object.defineProperty(navigator, 'mediaDevices', {value: undefined})")
     box.locator(".fw-rec-toggle").click()
-    page.wait_for_function(
-        "() => /Uploader/.test(document.querySelector('.fw-rec-status').innerText)",
-        timeout=10_000,
-    )
-    err = nb.wait_kernel("recorder.error", lambda v: "Uploader" in v, timeout=20)
-    assert "microphone" in err
+    err = nb.wait_kernel("recorder.error", lambda v: "no microphone access" in v, timeout=20)
+    assert "Uploader" in err and "no microphone access" in status.inner_text()
+
+    # Plain http on a remote host is not a secure context: no microphone, and it says why.
+    page.evaluate("Object.defineProperty(window, 'isSecureContext', {value: false})")
+    box.locator(".fw-rec-toggle").click()
+    err = nb.wait_kernel("recorder.error", lambda v: "secure" in v, timeout=20)
+    assert "https" in err and "secure" in status.inner_text()
+    nb.screenshot("recorder-notebook7-insecure")
