@@ -217,6 +217,14 @@ class _RunnerBase:
         if finished and any(isinstance(e, Checkpoint) for e in events):
             raise _Done
 
+    def _idle_close(self, code: int | None) -> bool:
+        """A clean close (1000/1001) while nothing is waiting to be sent or answered."""
+        if code not in (1000, 1001) or self._retry_frame is not None or len(self._queue):
+            return False
+        with self._plock:
+            p = self.protocol
+            return not p.pending_traces and p.samples_written >= p.samples_sent
+
     def _begin_reconnect(self) -> None:
         with self._plock:
             self._resume = self.protocol.begin_reconnect()
@@ -227,8 +235,8 @@ class _RunnerBase:
         when attempts are exhausted."""
         if attempt > self.options.max_reconnects:
             raise APIConnectionError(
-                f"the streaming connection dropped and {attempt - 1} reconnect attempt(s) "
-                f"failed (last: {reason})"
+                f"could not connect to the streaming server after {attempt} attempts "
+                f"(last error: {reason})"
             )
         delay = max(self.options.delay(attempt), retry_after or 0.0)
         self._emit(Reconnecting(attempt, delay, reason))
@@ -259,6 +267,10 @@ class _AsyncFrameQueue:
         async with self._cond:
             self._dq.extend(frames)
             self._cond.notify_all()
+
+    async def wait_nonempty(self) -> None:
+        async with self._cond:
+            await self._cond.wait_for(lambda: bool(self._dq) or self.closed)
 
     async def get(self) -> Frame:
         async with self._cond:
@@ -349,7 +361,14 @@ class AsyncRunner(_RunnerBase):
                         await ws.close()
                     if self._got_message:
                         attempt = 0
-                    ws, attempt = await self._connect_retrying(exc.reason, attempt)
+                    if self._idle_close(code):
+                        # The server closed an idle stream: reconnect when there is more to send.
+                        await self._queue.wait_nonempty()
+                        if self._queue.closed:
+                            raise asyncio.CancelledError from None
+                        ws, attempt = await self._connect_retrying(None, 0)
+                    else:
+                        ws, attempt = await self._connect_retrying(exc.reason, attempt)
                     self._begin_reconnect()
             self.state = "done"
         except asyncio.CancelledError:
@@ -513,6 +532,10 @@ class _ThreadFrameQueue:
             self._dq.extend(frames)
             self._cond.notify_all()
 
+    def wait_nonempty(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: bool(self._dq) or self.closed, timeout)
+
     def get(self, timeout: float) -> Frame | None:
         with self._cond:
             if not self._cond.wait_for(lambda: bool(self._dq) or self.closed, timeout):
@@ -618,7 +641,14 @@ class ThreadRunner(_RunnerBase):
                         ws.close()
                     if self._got_message:
                         attempt = 0
-                    ws, attempt = self._connect_retrying(exc.reason, attempt)
+                    if self._idle_close(code):
+                        # The server closed an idle stream: reconnect when there is more to send.
+                        while not self._queue.wait_nonempty(0.2):
+                            if self._stop.is_set() or self._queue.closed:
+                                raise _Stopped from None
+                        ws, attempt = self._connect_retrying(None, 0)
+                    else:
+                        ws, attempt = self._connect_retrying(exc.reason, attempt)
                     self._begin_reconnect()
             self.state = "done"
         except _Stopped:
