@@ -759,6 +759,11 @@ class ThreadRunner(_RunnerBase):
             return frame
 
     def finish(self, timeout: float | None = None) -> Transcript:
+        if self._thread is not None and threading.current_thread() is self._thread:
+            raise StreamError(
+                "finish() waits for the runner thread, so it cannot be called from an on_event "
+                "callback; call it from another thread (close() works from a callback)"
+            )
         if self.state == "open":
             with self._send_lock:
                 with self._plock:

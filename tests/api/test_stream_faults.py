@@ -425,3 +425,30 @@ def test_idle_close_reconnects_only_when_there_is_more_to_send() -> None:
     assert srv.count == 2 and s.reconnects == 1
     assert tr.text == "one two"
     assert client_threads() == []
+
+
+def test_callbacks_may_close_but_not_finish() -> None:
+    async def echo(ws: Any, n: int) -> None:
+        async for msg in ws:
+            if isinstance(msg, str):
+                await ws.send(state([], trace_id=json.loads(msg)["trace_id"]))
+
+    seen: list[Any] = []
+
+    def on_event(ev: Any) -> None:
+        if ev == Checkpoint("t"):
+            try:
+                s.finish()
+            except StreamError as exc:
+                seen.append(exc)
+            s.close()
+
+    with scripted(echo) as srv:
+        s = open_sync_stream(srv.config, on_event=on_event)
+        s.start()
+        s.trace("t")
+        assert isinstance(list(s.events(timeout=10))[-1], Closed)
+        s._runner._thread.join(10)  # type: ignore[union-attr]
+    assert len(seen) == 1 and "callback" in str(seen[0])
+    assert s.state == "closed"
+    assert client_threads() == []
