@@ -327,18 +327,54 @@ def _safe_name(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1]).strip("_")[:120]
 
 
+@dataclass
+class _PageRecord:
+    page: Page
+    console: list[str]
+    stem: str
+    saved: bool = False
+
+
+class _Pages:
+    """Pages a test opened; their final screenshots are taken once, before kernels stop."""
+
+    def __init__(self, base: str, artifacts: Path) -> None:
+        self.base = base
+        self.artifacts = artifacts
+        self.records: list[_PageRecord] = []
+
+    def add(self, page: Page, console: list[str]) -> None:
+        n = len(self.records)
+        self.records.append(_PageRecord(page, console, self.base if n == 0 else f"{self.base}-{n}"))
+
+    def snapshot(self) -> None:
+        for r in self.records:
+            if r.saved:
+                continue
+            r.saved = True
+            with contextlib.suppress(Exception):
+                r.page.screenshot(path=str(self.artifacts / f"{r.stem}.png"), full_page=False)
+            with contextlib.suppress(OSError):
+                (self.artifacts / f"{r.stem}.console.log").write_text("\n".join(r.console))
+
+
+@pytest.fixture
+def _pages(request: pytest.FixtureRequest, artifacts_dir: Path) -> _Pages:
+    return _Pages(_safe_name(request.node.nodeid), artifacts_dir)
+
+
 @pytest.fixture
 def new_page(
-    browser_factory: Callable[..., Browser], request: pytest.FixtureRequest, artifacts_dir: Path
+    browser_factory: Callable[..., Browser], _pages: _Pages
 ) -> Iterator[Callable[..., Page]]:
     """Factory ``new_page(fake_audio=None, *, loop=False) -> Page``.
 
     The fake microphone plays ``fake_audio`` (8/16/32-bit int or float WAV; other formats give
     silence without an error) once (``loop=False`` appends ``%noloop``) or in a loop. The page
-    has microphone permission. At teardown each page is screenshotted to
-    ``test-artifacts/<test>[-n].png`` and its console written to ``...console.log``.
+    has microphone permission. At teardown (before any notebook kernel is shut down) each page
+    is screenshotted to ``test-artifacts/<test>[-n].png`` and its console written to
+    ``...console.log``.
     """
-    made: list[tuple[Page, list[str]]] = []
 
     def make(fake_audio: Path | None = None, *, loop: bool = False) -> Page:
         browser = browser_factory(fake_audio, loop)
@@ -350,19 +386,14 @@ def new_page(
         console: list[str] = []
         page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
         page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
-        made.append((page, console))
+        _pages.add(page, console)
         return page
 
     yield make
-    base = _safe_name(request.node.nodeid)
-    for i, (page, console) in enumerate(made):
-        stem = base if i == 0 else f"{base}-{i}"
+    _pages.snapshot()
+    for r in _pages.records:
         with contextlib.suppress(Exception):
-            page.screenshot(path=str(artifacts_dir / f"{stem}.png"), full_page=False)
-        with contextlib.suppress(OSError):
-            (artifacts_dir / f"{stem}.console.log").write_text("\n".join(console))
-        with contextlib.suppress(Exception):
-            page.context.close()
+            r.page.context.close()
 
 
 @pytest.fixture
@@ -410,6 +441,15 @@ async ([name, command, timeoutMs]) => {
 }
 """
 
+_START_JS = """
+([name, command]) => {
+  const app = window.jupyterapp;
+  app.shell.activateById(window.__fwPanels[name].id);
+  app.commands.execute(command);
+  return true;
+}
+"""
+
 _OUTPUTS_JS = """
 ([name, index]) => {
   const panel = window.__fwPanels[name];
@@ -454,11 +494,19 @@ class NotebookSession:
         """Run every cell (``notebook:run-all-cells``) and wait until the run finishes."""
         self.page.evaluate(_RUN_JS, [self.name, "notebook:run-all-cells", int(timeout * 1000)])
 
-    def append_cell(self, source: str, run: bool = True, timeout: float = 60) -> int:
-        """Add a code cell at the end (optionally run it); returns its index."""
+    def append_cell(
+        self, source: str, run: bool = True, timeout: float = 60, wait: bool = True
+    ) -> int:
+        """Add a code cell at the end (optionally run it); returns its index.
+
+        `wait=False` starts the run and returns at once (e.g. to watch the page while the
+        kernel is busy); the cell's output can be polled with `output_text(index)`.
+        """
         index: int = self.page.evaluate(_APPEND_JS, [self.name, source])
-        if run:
+        if run and wait:
             self.page.evaluate(_RUN_JS, [self.name, "notebook:run-cell", int(timeout * 1000)])
+        elif run:
+            self.page.evaluate(_START_JS, [self.name, "notebook:run-cell"])
         return index
 
     def outputs(self, index: int) -> list[dict[str, Any]]:
@@ -614,7 +662,9 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 
 
 @pytest.fixture
-def open_notebook(request: pytest.FixtureRequest) -> Iterator[Callable[..., NotebookSession]]:
+def open_notebook(
+    request: pytest.FixtureRequest, _pages: _Pages
+) -> Iterator[Callable[..., NotebookSession]]:
     """Factory ``open_notebook(page, cells, *, server=None, name=None, run=True)``.
 
     ``server`` defaults to ``jupyter_server`` (JupyterLab); pass ``notebook7_server`` for
@@ -646,5 +696,6 @@ def open_notebook(request: pytest.FixtureRequest) -> Iterator[Callable[..., Note
         return session
 
     yield open_
+    _pages.snapshot()  # the final state, while the kernels still run
     for s in sessions:
         s.close()
