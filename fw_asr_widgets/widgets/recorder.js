@@ -7,6 +7,10 @@
 //     about 20 taps per input/output ratio), evaluated only at the input samples needed;
 //   * then linear interpolation between the two filtered neighbours of each output instant.
 //   At rates <= 16 kHz only the interpolation runs (nothing to alias).
+//   Measured (OfflineAudioContext, tests/widgets/browser): at 44.1 and 48 kHz the response is
+//   within 0.5 dB up to 5 kHz, -2 dB at 6 kHz, -9 dB at 7 kHz; an 11 kHz tone (which would
+//   alias to 5 kHz) comes out more than 80 dB down; jfk.wav through Chromium's fake microphone
+//   correlates 0.9999 with the file.
 // It posts 100 ms chunks (1600 samples, 3200 bytes) with their RMS level. Chunks go to Python as
 // model.send({type:"audio", session, seq, sample_rate:16000}, undefined, [arrayBuffer]) (buffers
 // are the THIRD argument). Python acknowledges cumulatively ({type:"ack", seq}); at most

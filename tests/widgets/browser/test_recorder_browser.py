@@ -158,3 +158,60 @@ def test_recorder_notebook7_smoke(
     err = nb.wait_kernel("recorder.error", lambda v: "secure" in v, timeout=20)
     assert "https" in err and "secure" in status.inner_text()
     nb.screenshot("recorder-notebook7-insecure")
+
+
+RESAMPLER_JS = """
+async ([src, rate, freqs]) => {
+  const url = URL.createObjectURL(new Blob([src], {type: 'application/javascript'}));
+  const ctx = new OfflineAudioContext(1, rate * 2, rate);
+  await ctx.audioWorklet.addModule(url);
+  const node = new AudioWorkletNode(ctx, 'fw-resampler', {processorOptions: {chunkMs: 100}});
+  const chunks = [];
+  node.port.onmessage = (e) => { if (e.data.type === 'chunk') chunks.push(new Int16Array(e.data.pcm)); };
+  for (const f of freqs) {
+    const o = ctx.createOscillator();
+    o.frequency.value = f;
+    const g = ctx.createGain();
+    g.gain.value = 0.4;
+    o.connect(g).connect(node);
+    o.start();
+  }
+  node.connect(ctx.destination);
+  await ctx.startRendering();
+  await new Promise((r) => setTimeout(r, 200));
+  return {sizes: chunks.map((c) => c.length), pcm: chunks.flatMap((c) => Array.from(c))};
+}
+"""
+
+
+def test_worklet_resampler_response(browser_page: object) -> None:
+    """The inlined AudioWorklet at 44.1/48 kHz: flat passband, aliases suppressed, 100 ms chunks."""
+    import numpy as np
+
+    src = (Path(__file__).parents[3] / "fw_asr_widgets/widgets/recorder.js").read_text()
+    worklet = re.search(r"const WORKLET_SOURCE = `(.*?)`;", src, re.S).group(1)
+    page = browser_page
+    page.route(  # a secure origin (AudioWorklet needs one) without any server
+        "http://localhost/fw-blank",
+        lambda r: r.fulfill(body="<html><body></body></html>", content_type="text/html"),
+    )
+    page.goto("http://localhost/fw-blank")
+
+    def render(rate: int, freqs: list[int]) -> np.ndarray:
+        out = page.evaluate(RESAMPLER_JS, [worklet, rate, freqs])
+        assert set(out["sizes"]) == {1600}  # 100 ms at 16 kHz
+        assert 19 <= len(out["sizes"]) <= 20  # 2 s of input (less the filter delay)
+        return np.asarray(out["pcm"], dtype=np.float64)[1600:17600] / 32768  # 1 s, settled
+
+    def gain_db(x: np.ndarray) -> float:
+        return float(20 * np.log10(np.sqrt(2) * x.std() / 0.4))
+
+    for rate in (44100, 48000):
+        for f in (1000, 3000, 4000):
+            assert abs(gain_db(render(rate, [f]))) < 0.5, (rate, f)
+        # 1 kHz + 11 kHz: 11 kHz would alias to 5 kHz without the low-pass.
+        x = render(rate, [1000, 11000])
+        spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+        bins = np.fft.rfftfreq(len(x), 1 / 16000)
+        alias, tone = (spec[np.argmin(abs(bins - hz))] for hz in (5000, 1000))
+        assert 20 * np.log10(alias / tone) < -60, rate
