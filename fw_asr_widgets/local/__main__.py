@@ -19,9 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument(
         "--api-key",
-        default=os.environ.get("FW_ASR_LOCAL_API_KEY"),
+        default=os.environ.get("FW_ASR_SERVER_KEY"),
         help="require this key (Authorization header); needed for non-loopback hosts "
-        "(default: $FW_ASR_LOCAL_API_KEY)",
+        "(default: $FW_ASR_SERVER_KEY)",
     )
     parser.add_argument(
         "--max-upload-bytes", type=int, default=None, help="upload cap (default 1 GiB)"

@@ -95,6 +95,13 @@ class Settings:
     max_concurrent_streams: int = 2
     retry_after_seconds: int = 5
 
+    def __post_init__(self) -> None:
+        for name in ("max_upload_bytes", "max_concurrent_jobs", "max_concurrent_streams"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.max_queued_jobs < 0 or self.retry_after_seconds < 1:
+            raise ValueError("max_queued_jobs must be >= 0 and retry_after_seconds >= 1")
+
     def __repr__(self) -> str:
         key = "None" if self.api_key is None else "'***'"
         return (
