@@ -121,7 +121,9 @@ def handshake_error(exc: BaseException) -> BaseException:
     if isinstance(exc, InvalidStatus):
         resp = exc.response
         status = int(resp.status_code)
-        msg, _ = _error_message(resp.body, f"the server refused the stream (HTTP {status})")
+        msg, _ = _error_message(
+            bytes(resp.body or b""), f"the server refused the stream (HTTP {status})"
+        )
         rid = resp.headers.get("x-request-id") if resp.headers is not None else None
         if status == 429 or status >= 500:
             after = resp.headers.get("Retry-After") if resp.headers is not None else None
@@ -150,6 +152,8 @@ def close_error(code: int | None, reason: str) -> BaseException:
 
 class _RunnerBase:
     """State shared by both runners: protocol, events, metrics."""
+
+    _queue: _AsyncFrameQueue | _ThreadFrameQueue
 
     def __init__(self, options: StreamOptions) -> None:
         self.options = options
@@ -288,6 +292,8 @@ class _AsyncFrameQueue:
 class AsyncRunner(_RunnerBase):
     """The asyncio runner: a session task with a sender and a receiver task per connection."""
 
+    _queue: _AsyncFrameQueue
+
     def __init__(self, options: StreamOptions) -> None:
         super().__init__(options)
         self._queue = _AsyncFrameQueue(options.queue_size)
@@ -410,12 +416,12 @@ class AsyncRunner(_RunnerBase):
 
     async def _sender(self, ws: Any) -> None:
         resume, self._resume = self._resume, []
-        for frame in resume:  # re-sent audio: not paced
-            await ws.send(frame.data)
+        for old in resume:  # re-sent audio: not paced
+            await ws.send(old.data)
             with self._plock:
-                self.protocol.mark_written(frame)
+                self.protocol.mark_written(old)
         while True:
-            frame = self._retry_frame
+            frame: Frame | None = self._retry_frame
             if frame is None:
                 frame = await self._queue.get()
                 self._retry_frame = frame
@@ -461,6 +467,8 @@ class AsyncRunner(_RunnerBase):
             return frame
 
     async def finish(self, timeout: float | None = None) -> Transcript:
+        if self.state == "new":
+            raise StreamError("the stream is not started: use `async with` or `await start()`")
         if self.state == "open":
             async with self._send_lock:
                 with self._plock:
@@ -555,6 +563,8 @@ class _ThreadFrameQueue:
 class ThreadRunner(_RunnerBase):
     """The thread runner: a daemon session thread (receives, reconnects) and a daemon sender
     thread per connection, on `websockets.sync.client`. Safe to call from any thread."""
+
+    _queue: _ThreadFrameQueue
 
     def __init__(self, options: StreamOptions) -> None:
         super().__init__(options)
@@ -698,12 +708,12 @@ class ThreadRunner(_RunnerBase):
     def _sender(self, ws: Any, conn_stop: threading.Event) -> None:
         try:
             resume, self._resume = self._resume, []
-            for frame in resume:
-                ws.send(frame.data)
+            for old in resume:
+                ws.send(old.data)
                 with self._plock:
-                    self.protocol.mark_written(frame)
+                    self.protocol.mark_written(old)
             while not conn_stop.is_set():
-                frame = self._retry_frame
+                frame: Frame | None = self._retry_frame
                 if frame is None:
                     frame = self._queue.get(timeout=0.1)
                     if frame is None:
@@ -764,6 +774,8 @@ class ThreadRunner(_RunnerBase):
                 "finish() waits for the runner thread, so it cannot be called from an on_event "
                 "callback; call it from another thread (close() works from a callback)"
             )
+        if self.state == "new":
+            raise StreamError("the stream is not started: use `with` or call start()")
         if self.state == "open":
             with self._send_lock:
                 with self._plock:

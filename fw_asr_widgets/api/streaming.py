@@ -12,7 +12,16 @@ message callbacks). Both hold a `StreamProtocol` (sans-I/O, `_stream_protocol`) 
 docstring states the wire protocol and the merge/resume rules; the runners (`_stream_runners`)
 state how connection failures map to errors and reconnects.
 
-Events: `SegmentUpdated`, `SegmentFinal`, `Checkpoint`, `ErrorEvent`, `Reconnecting`, `Closed`.
+Events: `SegmentUpdated(segment)` (every change of a segment; an empty segment when the server
+withdrew its partial words), `SegmentFinal(segment)` (right after the update that made all its
+words final), `Checkpoint(trace_id)` (a trace echo; `"final"` ends the stream),
+`ErrorEvent(type, message)` (then the stream fails with `StreamError`), `Reconnecting(attempt,
+delay, reason)` (also while the first connection is retried), `Closed(code, reason)` (last).
+Up to 10 000 unread events are buffered for iteration; `.transcript` is the source of truth.
+
+Decisions: a clean close (1000/1001) by the server while nothing is pending (its idle timeout)
+is not an error: the runner reconnects, resuming, when more audio or `finish()` comes.
+`clear()` is not replayed after a reconnect (the new server session starts fresh anyway).
 """
 
 from __future__ import annotations

@@ -154,6 +154,8 @@ def test_sync_stream_send_from_another_thread_numpy_48k(
     assert s.state == "new"
     with pytest.raises(StreamError, match="not started"):
         s.send(b"\x00\x00")
+    with pytest.raises(StreamError, match="not started"):
+        s.finish()
     s.start()
     assert len(client_threads()) == 2  # session + sender
 
