@@ -111,7 +111,7 @@ def test_piecewise_decoding_offsets_times(data_dir: Path) -> None:
     assert norm(" ".join(w["word"] for w in second)).startswith("and so")
     assert [s["id"] for s in body["segments"]] == list(range(len(body["segments"])))
     seeks = [s["seek"] for s in body["segments"]]
-    assert seeks == sorted(seeks) and seeks[-1] >= 1400
+    assert seeks == sorted(seeks) and seeks[-1] >= 1000  # second piece starts at ~11-15 s
 
 
 def test_undecodable_input_raises_typed_error() -> None:
