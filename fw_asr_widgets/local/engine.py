@@ -388,7 +388,7 @@ def align_file(
             if w["start"] >= s0 - 1e-6:
                 k = idx
         groups[k].append(w)
-    segments = []
+    segments: list[dict[str, Any]] = []
     for g in groups:
         if not g:
             continue
