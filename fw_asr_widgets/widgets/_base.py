@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,15 +88,29 @@ class FwWidget(anywidget.AnyWidget):  # type: ignore[misc]
     status = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._sync_lock = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Change several traits as one update, safely from any thread.
+
+        ipywidgets' `hold_sync` is not thread-safe; widgets updated from worker threads (and,
+        with kernel subshells, from concurrent message handlers) go through this lock.
+        """
+        with self._sync_lock, self.hold_sync():
+            yield
+
     def set_status(self, text: str) -> None:
         """Show `text` on the status line and clear any error."""
-        with self.hold_sync():
+        with self.batch():
             self.error = ""
             self.status = text
 
     def set_error(self, text: str, status: str | None = None) -> None:
         """Report an error: `error` = `text`, `status` = `status` or `text`."""
-        with self.hold_sync():
+        with self.batch():
             self.error = text
             self.status = status or text
 

@@ -256,7 +256,7 @@ class Recorder(FwWidget):
             take = _Take(session=session, params=params)
             self._take = take
         self._archive_previous(current)
-        with self.hold_sync():
+        with self.batch():
             self.recording = True
             self.segments = []
             self.partial_text = ""
@@ -346,7 +346,8 @@ class Recorder(FwWidget):
         if take is not None and not take.stopping:
             self._end_take(take)
         else:
-            self.recording = False
+            with self.batch():
+                self.recording = False
 
     # ------------------------------------------------------------------ streaming
     def _end_take(self, take: _Take) -> None:
@@ -355,7 +356,8 @@ class Recorder(FwWidget):
                 return
             take.stopping = True
         take.queue.put(None)
-        self.recording = False
+        with self.batch():
+            self.recording = False
         if not take.failed and take.thread is not None and take.thread.is_alive():
             self.set_status("Finishing the transcript…")
 
@@ -412,7 +414,8 @@ class Recorder(FwWidget):
             with self._lock:
                 take.stopping = True
             if self._take is take:
-                self.recording = False
+                with self.batch():
+                    self.recording = False
             take.done.set()
 
     def _summary(self, take: _Take) -> str:
@@ -451,7 +454,7 @@ class Recorder(FwWidget):
         partial = " ".join(r["text"].strip() for r in rows if not r["final"]).strip()
         if self._take is not take:
             return
-        with self.hold_sync():
+        with self.batch():
             self.level = 0.0 if take.stopping else round(take.level, 3)
             self.elapsed = round(take.samples / SAMPLE_RATE, 2)
             if rows != self.segments:
