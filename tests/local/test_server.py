@@ -311,3 +311,45 @@ def test_diarization_labels_words_and_segments(url: str, data_dir: Path) -> None
         assert {w["speaker_id"] for w in seg["words"]} == {seg["speaker_id"]}
     # Speech starts at 6.7 s (README): nothing is heard in the leading silence.
     assert body["words"][0]["start"] > 5.5
+
+
+def _silent_flac(path: Path, seconds: int) -> None:
+    """Write `seconds` of digital silence as 16 kHz mono FLAC (tiny on disk)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("flac", rate=16_000)
+        stream.layout = "mono"
+        minute = np.zeros((1, 16_000 * 60), dtype=np.int16)
+        for i in range(seconds // 60):
+            frame = av.AudioFrame.from_ndarray(minute, format="s16", layout="mono")
+            frame.sample_rate = 16_000
+            frame.pts = i * minute.shape[1]
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+@pytest.mark.slow
+def test_three_hours_of_silence_is_empty_in_flat_memory(url: str, tmp_path: Path) -> None:
+    """The issue's case: 3 h of silence -> empty transcript; the server (this process) stays
+    within a few hundred MB instead of holding 3 h of float32 audio (690 MB) at once."""
+    import resource
+
+    path = tmp_path / "silence_3h.flac"
+    _silent_flac(path, 3 * 3600)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux)
+    with path.open("rb") as f:
+        r = httpx.post(
+            url + TRANSCRIBE,
+            files={"file": ("silence_3h.flac", f, "audio/flac")},
+            data={"response_format": "verbose_json", "timestamp_granularities": "word,segment"},
+            timeout=300,
+        )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["text"] == "" and body["words"] == [] and body["segments"] == []
+    assert body["duration"] == pytest.approx(10_800.0, abs=0.1)
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert peak_after - peak_before < 400
