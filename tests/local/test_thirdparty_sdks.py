@@ -43,7 +43,12 @@ def test_openai_sdk_translation_french(local_server: Any, shared_data: Path) -> 
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(api_key="not-needed", base_url=local_server.url + "/v1", max_retries=0)
     with (shared_data / "french.aiff").open("rb") as f:
-        result = client.audio.translations.create(model="whisper-v3", file=f)
+        result = client.audio.translations.create(
+            model="whisper-v3", file=f, response_format="verbose_json"
+        )
+    assert result.language == "fr"  # the detected source language
+    assert (result.model_extra or {}).get("task") == "translate"
+    assert result.segments and result.segments[0].text
     text = norm(result.text)
     # Reference: "and this is dictation number one" (Whisper base says e.g. "... number 1").
     assert "dictation" in text and ("number" in text or "1" in text)
