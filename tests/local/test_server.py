@@ -353,3 +353,39 @@ def test_three_hours_of_silence_is_empty_in_flat_memory(url: str, tmp_path: Path
     assert body["duration"] == pytest.approx(10_800.0, abs=0.1)
     peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert peak_after - peak_before < 400
+
+
+def test_without_multilingual_model_other_languages_are_400_with_hint(
+    url: str, jfk: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fw_asr_widgets.local import models
+
+    monkeypatch.setattr(models, "multilingual_available", lambda: False)
+    for path, data in (
+        ("/v1/audio/translations", {}),
+        (TRANSCRIBE, {"language": "de"}),
+    ):
+        r = httpx.post(url + path, files={"file": ("jfk.wav", jfk)}, data=data, timeout=60)
+        assert_error(r, 400, "invalid_request_error", 'pip install "fw-asr-widgets[multilingual]"')
+    # English still works, and language=None means English with tiny.en only.
+    r = httpx.post(url + TRANSCRIBE, files={"file": ("jfk.wav", jfk)}, timeout=60)
+    assert r.status_code == 200 and r.headers["x-fw-asr-local-model"] == "tiny.en"
+
+
+def test_french_transcription_uses_the_multilingual_model(url: str, shared_data: Path) -> None:
+    from fw_asr_widgets.local import models
+
+    if not models.multilingual_available():
+        pytest.skip("needs the multilingual extra")
+    audio = (shared_data / "french.aiff").read_bytes()
+    r = httpx.post(
+        url + TRANSCRIBE,
+        files={"file": ("french.aiff", audio)},
+        data={"response_format": "verbose_json"},  # language detected
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["x-fw-asr-local-model"] == "base"
+    body = r.json()
+    assert body["language"] == "fr"
+    assert jiwer.wer("et c'est la dictée numéro 1", body["text"].lower().rstrip(".")) <= 0.4
