@@ -135,6 +135,19 @@ def test_recorder_notebook7_smoke(
     assert nb.kernel_json("recorder.gaps") == []
     assert nb.kernel_json("recorder.error") == ""
 
+    # A second take, stopped from Python: the page releases the microphone.
+    box.locator(".fw-rec-toggle").click()
+    nb.wait_kernel("(recorder.recording, len(recorder.takes))", lambda v: v == [True, 1])
+    nb.wait_kernel("recorder._take.received", lambda v: v >= 5)
+    nb.kernel_exec("recorder.stop()")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.fw-rec-toggle')]"
+        ".every((b) => b.innerText.endsWith('Start'))",
+        timeout=10_000,
+    )
+    nb.wait_kernel("recorder._take.done.is_set()", lambda v: v is True, timeout=60)
+    assert nb.kernel_json("recorder.error") == ""
+
     # Failures to open the microphone reach the status line and the kernel's `error`.
     status = box.locator(".fw-rec-status")
     page.evaluate(
