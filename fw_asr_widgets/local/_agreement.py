@@ -6,9 +6,12 @@ hypotheses, de-duplicates the start of each hypothesis against the committed tai
 into segments with string ids ("0", "1", ...) and builds the `verbose_json`-shaped messages the
 streaming WebSocket sends (see `fw_asr_widgets.local.streaming` for the protocol).
 
-Invariants (property-tested): committed words never change and are never committed twice; every
-segment id is listed with non-final words only while it is the open segment; once a segment
-closes it is listed one last time with every word final.
+Segments close after a word the decoder ended a segment with (when more speech followed), and
+whenever a decode leaves no partial words (everything heard is committed: a pause).
+
+Invariants (property-tested): committed words never change and are never committed twice; only
+the open segment is listed with non-final words; a segment listed with all its words final has
+closed and is never listed again (except in the full state message).
 """
 
 from __future__ import annotations
@@ -168,7 +171,9 @@ class LocalAgreement:
             commit, rest = new[:n], new[n:]
         self._pending = list(rest)
         self._commit(commit)
-        if final:
+        if final or not self._pending:
+            # Everything heard is committed (a pause, or the end): the segment is done, so a
+            # listed segment whose words are all final is never listed again.
             self._close_open()
         self._open.partial = list(self._pending)
         return commit

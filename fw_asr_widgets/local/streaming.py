@@ -36,9 +36,11 @@ Server -> client, JSON text frames, `verbose_json` shape:
   client's entry with that id; unlisted ids keep their last content. Only segments that changed
   since the previous message are listed: segments that just became final, then the open
   segment (committed words followed by partial `is_final: false` words). A listed segment may
-  be empty (`"words": []`, `"text": ""`) when its partial words were withdrawn. A segment is
-  final once listed with all words final and not the open one; it is never listed again,
-  except in the final state message. Times are seconds from the start of this session's audio.
+  be empty (`"words": []`, `"text": ""`) when its partial words were withdrawn. A segment
+  listed with words that are all `is_final: true` is final: it is never listed again, except
+  in the full state message (the open segment always ends with at least one partial word;
+  segments close at decoder segment ends and at pauses, when nothing partial is left).
+  Times are seconds from the start of this session's audio.
   `"text"` is always the whole transcript (committed and partial).
 - Trace echo: `{"task": ..., "language": ..., "text": "<full text>", "segments": [],
   "words": [], "trace_id": "t1"}`, sent after the update(s) covering the traced audio.
@@ -309,6 +311,7 @@ class _Session:
         self.ws = websocket
         self.engine = engine
         self.text_only = text_only
+        self.gone = False  # the client disconnected: stop decoding queued audio
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(_QUEUE_SIZE)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_PREFIX)
 
@@ -339,9 +342,11 @@ class _Session:
                 await self.queue.put(("idle", timeout))
                 return
             except (WebSocketDisconnect, RuntimeError, OSError):
+                self.gone = True
                 await self.queue.put(("closed", None))
                 return
             if msg["type"] == "websocket.disconnect":
+                self.gone = True
                 await self.queue.put(("closed", None))
                 return
             data = msg.get("bytes")
@@ -361,6 +366,8 @@ class _Session:
             raise _Closed from exc
 
     async def _decode(self, *, final: bool = False) -> None:
+        if self.gone:
+            raise _Closed
         snap = self.engine.snapshot()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()

@@ -114,10 +114,27 @@ def test_segments_close_at_finished_segment_end() -> None:
     assert [s["id"] for s in m2["segments"]] == ["0", "1"]
     assert m2["segments"][0]["words"][0]["is_final"] is True
     assert m2["segments"][0]["text"] == "Hello."
+    # Nothing partial is left (a pause): segment 1 closes too.
     assert m2["segments"][1]["text"] == "How are"
-    assert la.last_closed_end == pytest.approx(0.4)
+    assert all(w["is_final"] for w in m2["segments"][1]["words"])
+    assert la.open_id == "2"
+    assert la.last_closed_end == pytest.approx(1.9)
     assert la.message() is None  # nothing changed
     assert m2["text"] == "Hello. How are"
+
+
+def test_open_segment_keeps_committed_words_while_partial_follow() -> None:
+    la = LocalAgreement()
+    la.insert([W("How", 0.0), W("are", 0.5)])
+    la.insert([W("How", 0.0), W("are", 0.5), W("you", 1.0)])
+    m = la.message()
+    assert m is not None
+    assert [(w["word"], w["is_final"]) for w in m["words"]] == [
+        ("How", True),
+        ("are", True),
+        ("you", False),
+    ]
+    assert la.open_id == "0"
 
 
 def test_withdrawn_partial_words_empty_the_open_segment() -> None:
@@ -200,12 +217,14 @@ def test_agreement_properties(data: tuple[list[HypWord], list[list[HypWord]]]) -
         if msg is None:
             continue
         for seg in msg["segments"]:
-            # A segment listed as closed (not the open one) is never listed again.
+            # The client's rule: a segment with words, all final, is final. It must have
+            # closed and never be listed again; any other listed segment is the open one.
             assert seg["id"] not in closed_sent
-            if seg["id"] != la.open_id:
-                assert all(w["is_final"] for w in seg["words"])
+            if seg["words"] and all(w["is_final"] for w in seg["words"]):
+                assert seg["id"] != la.open_id
                 closed_sent.add(seg["id"])
-            assert int(seg["id"]) <= int(la.open_id)
+            else:
+                assert seg["id"] == la.open_id
         merge(client, msg)
     # The final pass commits everything heard: exactly the truth.
     assert texts(la.committed) == texts(truth)
