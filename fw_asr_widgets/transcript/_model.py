@@ -213,7 +213,8 @@ class Transcript:
         """Build from a `json`/`verbose_json` response (diarized or not) or a streaming state.
 
         Segment ids become strings; words keep `is_final`. Top-level `words` are used when
-        present (each linked to the segment containing it), else the segments' nested words.
+        present (each linked to the segment containing it) unless the segments' nested words
+        are more (a streaming message's top-level words cover only the listed segments).
         A segment without `speaker_id` takes the majority speaker of its words.
         """
         if not isinstance(d, Mapping):
@@ -221,8 +222,10 @@ class Transcript:
         segments = tuple(
             Segment.from_dict(s, index=i) for i, s in enumerate(d.get("segments") or ())
         )
-        if d.get("words"):
-            words = tuple(_link_words(list(d["words"]), segments))
+        nested = tuple(w for s in segments for w in s.words)
+        top = list(d.get("words") or ())
+        if top and len(top) >= len(nested):
+            words = tuple(_link_words(top, segments))
             if any(s.speaker is None for s in segments) and any(w.speaker for w in words):
                 by_seg: dict[str, list[str | None]] = {}
                 for w in words:
@@ -235,7 +238,7 @@ class Transcript:
                     for s in segments
                 )
         else:
-            words = tuple(w for s in segments for w in s.words)
+            words = nested
         text = d.get("text")
         if text is None:
             text = " ".join(s.text for s in segments if s.text)

@@ -100,19 +100,18 @@ def _one_line(label: str) -> str:
 
 # ---------------------------------------------------------------------- subtitle cues
 def _token_times(seg: Segment, tokens: Sequence[str]) -> list[tuple[float, float]]:
-    """Start/end of each token: word times when the words match the tokens, else times
-    proportional to character positions within the segment."""
-    ws = seg.words
-    if (
-        len(ws) == len(tokens)
-        and ws
-        and all(w.start is not None and w.end is not None for w in ws)
-        and all(_clean(w.word) == t for w, t in zip(ws, tokens, strict=True))
-    ):
-        return [
-            (min(max(w.start, seg.start), seg.end), min(max(w.end, seg.start), seg.end))  # type: ignore[arg-type,type-var]
-            for w in ws
-        ]
+    """Start/end of each token: its word's times when the words spell the segment text (a
+    word of several tokens lends its times to each), else times proportional to character
+    positions within the segment."""
+    ws = [w for w in seg.words if w.word.strip()]
+    if ws and all(w.start is not None and w.end is not None for w in ws):
+        spans: list[tuple[float, float]] = []
+        for w in ws:
+            a = min(max(w.start, seg.start), seg.end)  # type: ignore[type-var]
+            b = min(max(w.end, seg.start), seg.end)  # type: ignore[type-var]
+            spans.extend([(a, b)] * len(w.word.split()))
+        if len(spans) == len(tokens) and [t for w in ws for t in w.word.split()] == list(tokens):
+            return spans
     total = sum(len(t) + 1 for t in tokens) or 1
     dur = seg.end - seg.start
     out = []

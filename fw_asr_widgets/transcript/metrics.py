@@ -9,7 +9,9 @@ with the one-to-one speaker mapping that maximises the overlap (Hungarian algori
 scipy when installed, else exhaustive search up to 8 speakers). Regions within ±`collar` s
 of every reference segment boundary are left out of the evaluation (as NIST md-eval's
 `-c collar`; this is pyannote.metrics' `collar=2*collar`). Overlapping speech counts once
-per speaker (`skip_overlap=True` leaves out regions where the reference has ≥ 2 speakers).
+per speaker, even where one speaker's own segments overlap (pyannote.metrics would count
+those twice; on well-formed diarizations both agree to 1e-6, checked in the tests).
+`skip_overlap=True` leaves out regions where the reference has ≥ 2 speakers.
 """
 
 from __future__ import annotations
