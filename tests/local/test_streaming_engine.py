@@ -310,3 +310,24 @@ def test_engine_stays_bounded_and_silent_on_noise(model: Any) -> None:
     eng.finalize()
     assert eng.trims >= 1
     assert [w.word for w in eng.agreement.committed] == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.data())
+def test_agreement_drops_repeats_of_the_committed_tail(
+    data: tuple[list[HypWord], list[list[HypWord]]], draw: st.DataObject
+) -> None:
+    """Decodes that re-transcribe the last committed words with late times commit nothing twice."""
+    truth, steps = data
+    la = LocalAgreement()
+    for i, hyp in enumerate(steps):
+        final = i == len(steps) - 1
+        done = la.committed
+        if done and not final and draw.draw(st.booleans()):
+            n = draw.draw(st.integers(1, min(3, len(done))))
+            shift = la.last_committed_end + draw.draw(st.floats(0.0, 0.5)) - done[-n].start
+            again = [HypWord(w.word, w.start + shift, w.end + shift) for w in done[-n:]]
+            hyp = again + [w for w in hyp if w.start > la.last_committed_end]
+        la.insert(hyp, final=final)
+        assert texts(la.committed) == texts(truth[: len(la.committed)])
+    assert texts(la.committed) == texts(truth)
