@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import re
+import secrets as secrets_mod
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -513,17 +514,23 @@ class AsyncClient:
         form = [("file", upload.url), *fields] if upload.url is not None else list(fields)
         policy = self._retry
         timeout = httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0))
+        boundary = secrets_mod.token_hex(16)
         attempt = 0
         while True:
-            body = MultipartUpload(form, file=upload.source, filename=upload.filename)
+            body = MultipartUpload(
+                form, file=upload.source, filename=upload.filename, boundary=boundary
+            )
             headers = {
                 **cfg.headers,
                 **cfg.auth_headers(),
                 **body.headers,
                 "Accept": "application/json, text/plain, */*",
             }
-            request = http.build_request("POST", url, headers=headers, timeout=timeout)
-            request.stream = body
+            # An async generator as content: httpx streams it (no copy in memory) and, as
+            # Content-Length is set, without chunked encoding.
+            request = http.build_request(
+                "POST", url, headers=headers, content=body.__aiter__(), timeout=timeout
+            )
             logger.debug("POST %s (%s, %d bytes)", url, upload.name, body.content_length)
             error: APIError
             try:
