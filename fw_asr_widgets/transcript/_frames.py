@@ -389,9 +389,9 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> Transcript:
         temp = _opt_floats(df, "temperature")
         segs = [
             Segment(
-                id=str(i) if sids[i] is None else sids[i],
-                start=math.nan if starts[i] is None else starts[i],
-                end=math.nan if ends[i] is None else ends[i],
+                id=str(i) if (sid := sids[i]) is None else sid,
+                start=math.nan if (a := starts[i]) is None else a,
+                end=math.nan if (b := ends[i]) is None else b,
                 text=texts[i],
                 speaker=speakers[i],
                 language=languages[i],

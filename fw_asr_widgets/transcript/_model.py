@@ -280,8 +280,11 @@ class Transcript:
     def from_pandas(cls, df: pd.DataFrame, *, level: str = "auto") -> Transcript:
         """Rebuild from a frame of `to_pandas()` ("segment", "utterance" or "word" level).
 
-        `level="auto"` reads a frame with a `probability` column as words. Needed columns:
-        `start`, `end`, `text`; optional: `speaker`, `segment_id`, `language`, `source`, ...
+        `level="auto"` reads a frame with a `probability` or `is_final` column as words.
+        Needed columns: `start`, `end`; optional: `text`, `speaker`, `segment_id`,
+        `language`, `source`, `confidence`/`avg_logprob`, ... Word frames rebuild segments
+        from `segment_id` (speaker runs when it is absent); words come back as the frame's
+        (whitespace-stripped) `text`.
         """
         from fw_asr_widgets.transcript._frames import from_pandas
 
@@ -337,14 +340,10 @@ class Transcript:
     @property
     def speakers(self) -> Sequence[str]:
         """Speaker labels in order of first appearance."""
-        seen: dict[str, None] = {}
-        for s in self.segments:
-            if s.speaker is not None:
-                seen.setdefault(s.speaker, None)
-        for w in self.words:
-            if w.speaker is not None:
-                seen.setdefault(w.speaker, None)
-        return list(seen)
+        seen = dict.fromkeys([s.speaker for s in self.segments])
+        seen.update(dict.fromkeys([w.speaker for w in self.words]))
+        seen.pop(None, None)
+        return list(seen)  # type: ignore[arg-type]
 
     @property
     def end_time(self) -> float:

@@ -72,6 +72,7 @@ class ASRAccessor:
         dur = np.nan_to_num(np.clip(end - start, 0.0, None))
         seconds = np.bincount(grp, weights=dur, minlength=k + 1)
         rows = np.bincount(grp, minlength=k + 1)
+        words: np.ndarray
         if _is_word_frame(df):
             if "text" in df.columns:
                 nonempty = (df["text"].fillna("").str.len() > 0).to_numpy(dtype=np.float64)

@@ -16,7 +16,7 @@ import json
 import math
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from os import PathLike
 from pathlib import Path
@@ -107,8 +107,9 @@ def _token_times(seg: Segment, tokens: Sequence[str]) -> list[tuple[float, float
     if ws and all(w.start is not None and w.end is not None for w in ws):
         spans: list[tuple[float, float]] = []
         for w in ws:
-            a = min(max(w.start, seg.start), seg.end)  # type: ignore[type-var]
-            b = min(max(w.end, seg.start), seg.end)  # type: ignore[type-var]
+            assert w.start is not None and w.end is not None
+            a = min(max(w.start, seg.start), seg.end)
+            b = min(max(w.end, seg.start), seg.end)
             spans.extend([(a, b)] * len(w.word.split()))
         if len(spans) == len(tokens) and [t for w in ws for t in w.word.split()] == list(tokens):
             return spans
@@ -256,7 +257,7 @@ def read_srt(src: str | bytes | PathLike[str]) -> Transcript:
     from fw_asr_widgets.transcript._model import Segment
 
     text = _content(src, "SRT")
-    segs = []
+    segs: list[Segment] = []
     for block in _blocks(text):
         k = next((i for i, ln in enumerate(block) if "-->" in ln), None)
         if k is None:
@@ -293,7 +294,7 @@ def read_vtt(src: str | bytes | PathLike[str]) -> Transcript:
     if not text.lstrip().startswith("WEBVTT"):
         _path_hint(text, "WebVTT")
         raise TranscriptFormatError("not WebVTT: the text must start with 'WEBVTT'")
-    segs = []
+    segs: list[Segment] = []
     for n, block in enumerate(_blocks(text.lstrip())):
         if n == 0 or block[0].startswith(("NOTE", "STYLE", "REGION")):
             if n == 0 and any("-->" in ln for ln in block[1:]):
@@ -513,7 +514,7 @@ def save(tr: Transcript, path: str | PathLike[str], *, level: str = "segment") -
     elif suffix == ".csv":
         tr.to_pandas(level).to_csv(p, index=False)
     elif suffix in SAVE_SUFFIXES:
-        writers = {
+        writers: dict[str, Callable[[], str]] = {
             ".srt": tr.to_srt,
             ".vtt": tr.to_vtt,
             ".rttm": tr.to_rttm,
