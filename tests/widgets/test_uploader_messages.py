@@ -226,3 +226,21 @@ def test_defaults_and_bad_arguments() -> None:
         up.on_result("not callable")  # type: ignore[arg-type]
     assert up.to_pandas().columns.tolist() == ["source"]
     up.close()
+
+
+def test_app_shows_the_latest_upload_in_viewer_and_timeline(client: Any, data_dir: Path) -> None:
+    from fw_asr_widgets import app
+
+    panel = app(client=client, language="en", diarize=False)
+    assert panel.uploader.keep_audio and panel.timeline._links  # linked to the viewer
+    assert panel.viewer.n_segments == 0
+    Wire(panel.uploader).upload("j", (data_dir / "jfk.wav").read_bytes(), "jfk.wav")
+    assert panel.uploader.wait(timeout=240)
+    assert panel.viewer.n_segments >= 1 and panel.viewer.title == "jfk.wav"
+    assert panel.viewer.has_audio  # the kept upload plays in the viewer
+    assert panel.timeline.n_spans >= 1 and panel.timeline.duration > 10
+    assert "jfk.wav" in panel.latest.value
+    kept = panel.uploader.audio_paths["jfk.wav"]
+    assert kept.exists()
+    panel.close()
+    assert not kept.exists()  # closing the panel deletes kept audio

@@ -198,3 +198,25 @@ def test_ten_thousand_segments_render_under_a_second(
     assert _scroller_shows(page, '.fwv-row[data-i="9999"]')
     assert page.locator(".fwv-row").count() < 100
     nb.screenshot("viewer-10000-end")
+
+
+def test_viewer_and_uploader_render_in_notebook7(
+    new_page: Any, open_notebook: Any, notebook7_server: Any, data_dir: Path
+) -> None:
+    page = new_page()
+    cells = [
+        STM_CELL.format(data=str(data_dir)),
+        "from fw_asr_widgets.widgets import Uploader\n"
+        "v = TranscriptViewer(tr, audio=DATA / 'two_speakers.wav', height=260)\nv",
+        "Uploader(client=object())",
+    ]
+    open_notebook(page, cells, server=notebook7_server)
+    page.locator(".fwu-zone").wait_for()
+    page.wait_for_function(
+        "() => { const a = document.querySelector('.fwv audio');"
+        " return a && a.readyState >= 1 && document.querySelectorAll('.fwv-row').length > 3; }"
+    )
+    page.locator('.fwv-row[data-i="2"] .fwv-time').click()
+    page.wait_for_function(
+        "() => Math.abs(document.querySelector('.fwv audio').currentTime - 8.436) < 0.05"
+    )
