@@ -293,3 +293,16 @@ def test_rename_speakers_and_exports() -> None:
         r.asr.to_rttm(file_id="f").splitlines()[2]
         == "SPEAKER f 1 2.800 2.200 <NA> <NA> Bob <NA> <NA>"
     )
+
+
+def test_importing_the_package_registers_the_accessor() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import pandas as pd, fw_asr_widgets\n"
+        "df = pd.DataFrame({'start': [0.0, 1.0], 'end': [1.0, 3.0], 'speaker': ['a', 'b']})\n"
+        "print(df.asr.talk_time()['seconds'].tolist())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[2.0, 1.0]"
