@@ -286,6 +286,7 @@ class TranscriptViewer(FwWidget):
     ) -> None:
         super().__init__(height=height, **kwargs)
         self._lock = threading.RLock()
+        self._encode_lock = threading.Lock()
         self._tr: Transcript = Transcript(text="")
         self._audio_src: Any = None
         self._sample_rate: int | None = None
@@ -390,24 +391,41 @@ class TranscriptViewer(FwWidget):
                 self._post({"type": "segments", "revision": rev, "rows": self._rows})
             self._post({"type": "words", "revision": rev, **self._words})
 
-    def _encoded_audio(self) -> tuple[bytes, str] | None:
-        with self._lock:
-            if self._audio_payload is None and self._audio_src is not None:
-                self._audio_payload = encode_audio(self._audio_src, self._sample_rate)
-            return self._audio_payload
-
     def _push_audio(self) -> None:
-        try:
-            payload = self._encoded_audio()
-        except Exception as exc:  # shown in the page, never raised into the kernel loop
-            self.set_error(f"audio error: {exc}")
-            self._post({"type": "audio_error", "message": str(exc)})
+        """Encode (once per transcript/audio, off the kernel's thread) and send the audio.
+
+        The data lock is never held while encoding, so `ready` messages and `set_transcript`
+        are not blocked by a long transcode; audio of a replaced transcript is dropped.
+        """
+        with self._lock:
+            src, rate, rev = self._audio_src, self._sample_rate, self.revision
+            payload = self._audio_payload
+        if src is None:
             return
         if payload is None:
-            return
+            with self._encode_lock:
+                with self._lock:
+                    payload = self._audio_payload if self.revision == rev else None
+                if payload is None:
+                    try:
+                        payload = encode_audio(src, rate)
+                    except Exception as exc:  # shown in the page, never raised in the kernel
+                        with self._lock:
+                            if self.revision != rev:
+                                return
+                        self.set_error(f"audio error: {exc}")
+                        self._post({"type": "audio_error", "message": str(exc)})
+                        return
+                    with self._lock:
+                        if self.revision != rev:
+                            return
+                        self._audio_payload = payload
         data, mime = payload
+        with self._lock:
+            if self.revision != rev:
+                return
         self.set_status("")
-        self._post({"type": "audio", "mime": mime, "revision": self.revision}, [data])
+        self._post({"type": "audio", "mime": mime, "revision": rev}, [data])
 
     def _push_audio_async(self) -> None:
         threading.Thread(target=self._push_audio, name="fw-asr-viewer-audio", daemon=True).start()

@@ -261,3 +261,21 @@ def test_set_transcript_bumps_revision_and_pushes_data(data_dir: Path) -> None:
     v.set_transcript(stm_transcript(data_dir))
     assert not v.segments_by_message and len(v.segments) == 13
     assert wire.of("words")[-1][0]["revision"] == v.revision
+
+
+def test_audio_of_a_replaced_transcript_is_not_sent_as_current(data_dir: Path) -> None:
+    tr = stm_transcript(data_dir)
+    v = TranscriptViewer()
+    wire = Wire(v)
+    v.set_transcript(tr, audio=data_dir / "french.aiff")  # transcoded in a thread
+    v.set_transcript(tr)  # replaced at once, no audio
+    time.sleep(1.0)
+    v.set_transcript(tr, audio=data_dir / "jfk.wav")
+    msg, bufs = wire.wait_for("audio")
+    deadline = time.monotonic() + 10
+    while not any(m[0]["revision"] == v.revision for m in wire.of("audio")):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    current = [m for m in wire.of("audio") if m[0]["revision"] == v.revision]
+    assert len(current) == 1 and current[0][1][0] == (data_dir / "jfk.wav").read_bytes()
+    assert all(m[0]["revision"] != v.revision - 1 for m in wire.of("audio"))

@@ -3,8 +3,21 @@ kernel in acknowledged slices and is transcribed (with diarization) by the embed
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
+
+DROP_JS = """
+([b64, name]) => {
+  const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const dt = new DataTransfer();
+  dt.items.add(new File([bin], name, {type: 'audio/wav'}));
+  const zone = document.querySelector('.fwu-zone');
+  for (const type of ['dragenter', 'dragover', 'drop']) {
+    zone.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+  }
+}
+"""
 
 
 def test_uploader_transcribes_two_speakers(
@@ -42,3 +55,17 @@ def test_uploader_transcribes_two_speakers(
     assert "new jersey" in df["text"] and "chicago" in df["text"]
     assert df["size"] == wav.stat().st_size
     assert df["temp_left"] == 0
+
+    # a second file, dropped on the zone (a synthetic drop event carrying a DataTransfer)
+    jfk = base64.b64encode((data_dir / "jfk.wav").read_bytes()).decode()
+    page.evaluate(DROP_JS, [jfk, "jfk.wav"])
+    dropped = page.locator('.fwu-row[data-source="jfk.wav"]')
+    dropped.wait_for()
+    page.locator('.fwu-row[data-source="jfk.wav"][data-state="done"]').wait_for(timeout=120_000)
+    nb.screenshot("uploader-two-files")
+    text = nb.kernel_json("up.transcripts['jfk.wav'].text.lower()")
+    assert "ask not what your country" in text
+    assert nb.kernel_json("sorted(up.to_pandas()['source'].unique())") == [
+        "jfk.wav",
+        "two_speakers.wav",
+    ]

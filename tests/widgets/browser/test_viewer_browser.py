@@ -163,6 +163,24 @@ def test_viewer_seeks_highlights_and_searches(
         timeout=20_000,
     )
     nb.screenshot("viewer-timeline")
+    # zoom in with the button: the visible range halves around its centre
+    view = page.evaluate(
+        "() => { const d = document.querySelector('.fwt').dataset;"
+        " return [+d.viewStart, +d.viewEnd]; }"
+    )
+    page.locator(".fwt-zoom-in").click()
+    zoomed = page.evaluate(
+        "() => { const d = document.querySelector('.fwt').dataset;"
+        " return [+d.viewStart, +d.viewEnd]; }"
+    )
+    assert abs((zoomed[1] - zoomed[0]) - (view[1] - view[0]) / 2) < 0.01
+    # and with the wheel over the lanes
+    canvas.hover(position={"x": x - box["x"], "y": 10})
+    page.mouse.wheel(0, -300)
+    page.wait_for_function(
+        f"() => {{ const d = document.querySelector('.fwt').dataset;"
+        f" return d.viewEnd - d.viewStart < {(zoomed[1] - zoomed[0]) * 0.9}; }}"
+    )
 
 
 def test_ten_thousand_segments_render_under_a_second(
