@@ -361,6 +361,8 @@ class AsyncClient:
         self._resolve_lock = threading.Lock()
         self._http = http_client
         self._owns_http = http_client is None
+        self._http_loop: asyncio.AbstractEventLoop | None = None
+        self._http_owner: AsyncClient | None = None
         self._closed = False
 
     # -- configuration ---------------------------------------------------------------------
@@ -436,13 +438,8 @@ class AsyncClient:
         if timeout is not None:
             other._timeout = _check_timeout(timeout)
         other._owns_http = False
-        self._share_http_with(other)
+        other._http_owner = self._http_owner or self
         return other
-
-    def _share_http_with(self, other: AsyncClient) -> None:
-        if self._http is None:
-            self._http = self._new_http()
-        other._http = self._http
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -453,17 +450,27 @@ class AsyncClient:
         )
 
     def _get_http(self) -> httpx.AsyncClient:
+        """The connection pool; a pool the client owns is re-made per event loop, so one
+        `AsyncClient` survives several `asyncio.run(...)` calls."""
         if self._closed:
             raise RuntimeError("this client is closed")
-        if self._http is None:
+        if self._http_owner is not None:
+            return self._http_owner._get_http()
+        if not self._owns_http:
+            assert self._http is not None
+            return self._http
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._http_loop is not loop:
             self._http = self._new_http()
+            self._http_loop = loop
         return self._http
 
     async def aclose(self) -> None:
         """Close the connection pool (if the client created it). Idempotent."""
         self._closed = True
-        if self._owns_http and self._http is not None:
-            await self._http.aclose()
+        http, self._http = (self._http, None) if self._owns_http else (None, self._http)
+        if http is not None and self._http_loop is asyncio.get_running_loop():
+            await http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -783,18 +790,28 @@ class AsyncClient:
     # -- streaming hooks (implemented in fw_asr_widgets.api.streaming) -----------------------
 
     def stream(self, **params: Any) -> Any:
-        """Open a live streaming session (see `fw_asr_widgets.api.streaming`)."""
+        """Open a live streaming session with this client's key and server.
+
+        Returns a not-yet-connected stream object from `fw_asr_widgets.api.streaming`
+        (`async with client.stream(...) as s:` for `AsyncClient`, `with` for `Client`);
+        `params` are the streaming parameters (model, language, prompt, ...).
+        """
         from fw_asr_widgets.api import streaming as _s
 
         return _s.open_async_stream(self._config, **params)
 
-    def stream_file(
-        self, path: str | os.PathLike[str], *, speed: float = 1.0, **params: Any
-    ) -> Any:
-        """Stream a file through the live endpoint at `speed`× real time (1.0 = real time)."""
+    async def stream_file(
+        self, path: str | os.PathLike[str], *, speed: float | None = 1.0, **params: Any
+    ) -> Transcript:
+        """Stream the audio file at `path` through the live endpoint and return the transcript.
+
+        `speed` is the pace in multiples of real time (1.0 = real time, None = as fast as the
+        connection accepts); `params` as for `stream`.
+        """
         from fw_asr_widgets.api import streaming as _s
 
-        return _s.async_stream_file(self._config, path, speed=speed, **params)
+        cfg = await self._aconfig()
+        return await _s.async_stream_file(cfg, path, speed=speed, **params)
 
 
 def check_batch_args(concurrency: int, kwargs: Mapping[str, Any]) -> None:
@@ -1050,8 +1067,8 @@ class Client:
 
     @_same_doc(AsyncClient.stream_file)
     def stream_file(
-        self, path: str | os.PathLike[str], *, speed: float = 1.0, **params: Any
-    ) -> Any:
+        self, path: str | os.PathLike[str], *, speed: float | None = 1.0, **params: Any
+    ) -> Transcript:
         from fw_asr_widgets.api import streaming as _s
 
         return _s.sync_stream_file(self._config, path, speed=speed, **params)

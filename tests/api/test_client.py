@@ -115,6 +115,29 @@ def test_server_side_validation_error_is_typed(client: fw.Client, data_dir: Path
     assert "URL" in info.value.message
 
 
+def test_one_async_client_survives_several_event_loops(local_server: Any) -> None:
+    client = fw.AsyncClient(base_url=local_server.url, max_retries=0)
+
+    async def once() -> str:
+        try:
+            await client.transcribe("https://example.com/talk.mp3")
+        except fw.BadRequestError as exc:  # a real round trip to the engine
+            return exc.message
+        raise AssertionError("expected a 400")
+
+    first = asyncio.run(once())
+    second = asyncio.run(once())  # the pool of the first, closed loop is not reused
+    assert first == second and "URL" in first
+    asyncio.run(client.aclose())
+
+
+def test_stream_file_hook(local_server: Any, shared_data: Path) -> None:
+    with fw.Client(base_url=local_server.url) as client:
+        tr = client.stream_file(shared_data / "english.wav", speed=None)
+    assert isinstance(tr, fw.Transcript) and counting_ok(tr.text)
+    assert tr.source == str(shared_data / "english.wav")
+
+
 def test_wrong_key_gives_authentication_error(data_dir: Path, shared_data: Path) -> None:
     from fw_asr_widgets.local import serve
 

@@ -372,8 +372,10 @@ def test_async_client_context_manager(jfk: Path) -> None:
     server = Server()
 
     async def main() -> str:
-        async with fw.AsyncClient(base_url="http://mock.test") as client:
-            client._http = httpx.AsyncClient(transport=httpx.MockTransport(server))
+        async with fw.AsyncClient(
+            base_url="http://mock.test",
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)),
+        ) as client:
             tr = await client.transcribe(jfk, response_format="json")
             assert isinstance(tr, fw.Transcript)
             return tr.text
