@@ -381,13 +381,7 @@ function render({ model, el }) {
       input.dataset.speaker = label;
       input.title = `Rename ${label}`;
       input.size = Math.max(6, input.value.length + 1);
-      const commit = () => {
-        const next = { ...names() };
-        const v = input.value.trim();
-        if (v && v !== label) next[label] = v; else delete next[label];
-        model.set("speaker_names", next);
-        model.save_changes();
-      };
+      const commit = () => rename(label, input.value);
       input.addEventListener("change", commit);
       input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") input.blur(); });
       chip.append(dot, input);
@@ -472,6 +466,44 @@ function render({ model, el }) {
     if (Number.isFinite(t)) seek(t);
   });
   scroller.addEventListener("scroll", schedule, { passive: true });
+
+  // Double-click a row's speaker name to rename that speaker in place.
+  function rename(label, value) {
+    const next = { ...names() };
+    const v = (value || "").trim();
+    if (v && v !== label) next[label] = v; else delete next[label];
+    model.set("speaker_names", next);
+    model.save_changes();
+  }
+  scroller.addEventListener("dblclick", (ev) => {
+    const spk = ev.target.closest(".fwv-spk");
+    if (!spk || spk.querySelector("input")) return;
+    const idx = Number(spk.dataset.speaker);
+    const label = (model.get("speakers") || [])[idx];
+    if (label === undefined) return;
+    ev.preventDefault();
+    const input = h("input", "fwv-rename fwv-rename-inline");
+    input.value = speakerName(idx);
+    input.dataset.speaker = label;
+    spk.textContent = "";
+    spk.appendChild(input);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = (save) => {
+      if (done) return;
+      done = true;
+      if (save) rename(label, input.value);
+      const row = spk.closest(".fwv-row");
+      if (row) fillRow(row, Number(row.dataset.i));
+    };
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") finish(true);
+      else if (e.key === "Escape") finish(false);
+    });
+    input.addEventListener("blur", () => finish(true));
+    input.addEventListener("click", (e) => e.stopPropagation());
+  });
 
   function onTime() {
     const t = model.get("current_time");

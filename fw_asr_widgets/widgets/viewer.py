@@ -118,6 +118,19 @@ def _opus_webm(source: Any, sample_rate: int | None = None) -> bytes:
     return buf.getvalue()
 
 
+def _unwrap_widget(audio: Any) -> Any:
+    """ipywebrtc: an `AudioRecorder` → its `.audio` widget → the recorded bytes (`.value`)."""
+    inner = getattr(audio, "audio", None)
+    if inner is not None and hasattr(inner, "value") and not isinstance(audio, np.ndarray):
+        audio = inner
+    value = getattr(audio, "value", None)
+    if isinstance(value, bytes | bytearray | memoryview):
+        if len(value) == 0:
+            raise ValueError("the recording is empty: record something first")
+        return bytes(value)
+    return audio
+
+
 def encode_audio(audio: Any, sample_rate: int | None = None) -> tuple[bytes, str]:
     """Turn a path, bytes, numpy array or ipywebrtc audio widget into (bytes, MIME type).
 
@@ -128,8 +141,7 @@ def encode_audio(audio: Any, sample_rate: int | None = None) -> tuple[bytes, str
     """
     from fw_asr_widgets.audio import probe
 
-    if hasattr(audio, "value") and isinstance(audio.value, bytes | bytearray | memoryview):
-        audio = bytes(audio.value)  # ipywebrtc Audio / AudioRecorder.audio
+    audio = _unwrap_widget(audio)
     if isinstance(audio, np.ndarray):
         if not sample_rate or sample_rate <= 0:
             raise ValueError("a numpy audio array needs sample_rate= (in Hz)")
@@ -255,8 +267,9 @@ class TranscriptViewer(FwWidget):
     >>> v.transcript.to_pandas()                   # speakers renamed
 
     `audio`: a file path, bytes (any format FFmpeg reads), a numpy array (with
-    `sample_rate=`), an ipywebrtc audio widget, or None. `current_time` (seconds) follows the
-    player; setting it from Python (or a linked `Timeline`) seeks.
+    `sample_rate=`), an ipywebrtc `AudioRecorder` or its `audio` widget, or None.
+    `current_time` (seconds) follows the player; setting it from Python (or a linked
+    `Timeline`) seeks.
     """
 
     _esm = asset("viewer.js")
@@ -311,6 +324,7 @@ class TranscriptViewer(FwWidget):
             audio is not None
             and not isinstance(audio, np.ndarray | bytes | bytearray | str | os.PathLike)
             and not hasattr(audio, "value")
+            and not hasattr(getattr(audio, "audio", None), "value")
         ):
             raise TypeError(
                 f"audio must be a path, bytes, a numpy array or None, not {type(audio).__name__}"

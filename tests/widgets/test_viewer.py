@@ -158,11 +158,16 @@ def test_audio_encoding_array_aiff_and_long_audio(data_dir: Path, monkeypatch: A
     data, mime = encode_audio(data_dir / "jfk.wav")
     assert mime == "audio/webm" and len(data) < (data_dir / "jfk.wav").stat().st_size / 5
 
-    # ipywebrtc-style widgets: anything with a `.value` of bytes
-    class Rec:
-        value = (data_dir / "jfk.wav").read_bytes()
 
-    assert encode_audio(Rec())[1] == "audio/webm"
+def test_ipywebrtc_recording_plays_as_recorded(data_dir: Path) -> None:
+    # ipywebrtc: an AudioRecorder (or its Audio widget) holding one WebM/Opus recording
+    ipywebrtc = pytest.importorskip("ipywebrtc")
+    webm = viewer_mod._opus_webm(data_dir / "jfk.wav")
+    rec = ipywebrtc.AudioRecorder(audio=ipywebrtc.Audio(value=webm, format="webm"))
+    assert encode_audio(rec) == (webm, "audio/webm")  # playable: sent as recorded
+    assert encode_audio(rec.audio) == (webm, "audio/webm")
+    with pytest.raises(ValueError, match="empty"):
+        encode_audio(ipywebrtc.AudioRecorder())
 
 
 def test_bad_audio_arguments(data_dir: Path, tmp_path: Path) -> None:

@@ -151,6 +151,17 @@ def test_viewer_seeks_highlights_and_searches(
     nb.wait_kernel("v.speaker_names", lambda d: d == {"Sheila": "Sheila (TX)"}, timeout=20)
     assert nb.kernel_json("sorted(set(v.to_pandas()['speaker']))") == ["Diane", "Sheila (TX)"]
     assert page.locator('.fwv-row[data-i="1"] .fwv-spk').inner_text() == "Sheila (TX)"
+    # or double-click a speaker's name in a row and type over it
+    page.locator('.fwv-row[data-i="0"] .fwv-spk').dblclick()
+    inline = page.locator(".fwv-rename-inline")
+    inline.fill("Diane (NJ)")
+    inline.press("Enter")
+    nb.wait_kernel(
+        "v.speaker_names",
+        lambda d: d == {"Sheila": "Sheila (TX)", "Diane": "Diane (NJ)"},
+        timeout=20,
+    )
+    assert page.locator('.fwv-rename[data-speaker="Diane"]').input_value() == "Diane (NJ)"
 
     # timeline click → kernel → viewer seeks
     canvas = page.locator(".fwt-canvas")
