@@ -70,19 +70,19 @@ def render_html_page(
             mime = mimetypes.guess_type(p.name)[0] or "audio/wav"
             data = base64.b64encode(p.read_bytes()).decode("ascii")
             player = f'<audio controls preload="auto" src="data:{mime};base64,{data}"></audio>'
-    duration = tr.duration if tr.duration is not None else (
-        tr.segments[-1].end if tr.segments else 0.0
+    duration = (
+        tr.duration if tr.duration is not None else (tr.segments[-1].end if tr.segments else 0.0)
     )
     meta = (
         f"{len(tr.segments)} segments · {len(speakers) or 'no'} speaker labels · "
         f"{_mmss(duration)} · language {html.escape(tr.language or 'unknown')}"
     )
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class=\"meta\">{meta}</p>{player}"
+        f'<h1>{html.escape(title)}</h1><p class="meta">{meta}</p>{player}'
         f"<main>{''.join(rows)}</main>"
-        f"<script type=\"application/json\" id=\"speakers\">{json.dumps(speakers)}</script>"
+        f'<script type="application/json" id="speakers">{json.dumps(speakers)}</script>'
         f"<script>{_JS}</script></body></html>"
     )
 

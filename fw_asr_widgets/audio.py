@@ -18,7 +18,7 @@ import numpy as np
 SAMPLE_RATE = 16_000
 """The wire and model sample rate (Hz)."""
 
-AudioSource = Union[str, os.PathLike, bytes, IO[bytes]]
+AudioSource = Union[str, "os.PathLike[str]", bytes, IO[bytes]]  # noqa: UP007 (runtime alias on 3.10)
 
 
 class AudioDecodeError(ValueError):
@@ -43,7 +43,9 @@ class AudioInfo:
 def _name(source: AudioSource) -> str:
     if isinstance(source, (str, os.PathLike)):
         return os.fsdecode(source)
-    return getattr(source, "name", None) or "<bytes>"
+    name = getattr(source, "name", None)
+    # Spooled temp files report an int file descriptor as their name: not useful to a reader.
+    return name if isinstance(name, str) and name else "<bytes>"
 
 
 def _open(source: AudioSource):  # type: ignore[no-untyped-def]

@@ -206,9 +206,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
         if args.language:
             params["language"] = args.language
         stream = client.stream(on_event=on_event, **params)
-        from fw_asr_widgets.audio import float_to_pcm16, iter_decode
-
         import time
+
+        from fw_asr_widgets.audio import float_to_pcm16, iter_decode
 
         with stream:
             t0 = time.monotonic()
@@ -241,8 +241,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from fw_asr_widgets import samples
-    from fw_asr_widgets.api.client import Client
     from fw_asr_widgets._page import write_html_page
+    from fw_asr_widgets.api.client import Client
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -264,7 +264,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     write_html_page(tr, html, audio=audio, title="fw-asr-widgets demo: two speakers")
     print(f"\nWrote {srt} and {html} (open it in a browser: click a line to hear it).")
     print(
-        "Next: the notebooks. Run `pip install -e \".[local]\" jupyterlab` then "
+        'Next: the notebooks. Run `pip install -e ".[local]" jupyterlab` then '
         "`jupyter lab notebooks/` and open 01_quickstart.ipynb."
     )
     return EXIT_OK

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "notebooks"
 
-SETUP = '''\
+SETUP = """\
 import os
 
 # The one setting: a Fireworks API key uses the Fireworks service; none uses the embedded
@@ -32,7 +32,7 @@ import fw_asr_widgets as fw
 
 pd.set_option("display.max_colwidth", 80)
 client = fw.Client(api_key=FIREWORKS_API_KEY)
-print("engine:", "Fireworks" if FIREWORKS_API_KEY else "embedded (offline)")'''
+print("engine:", "Fireworks" if FIREWORKS_API_KEY else "embedded (offline)")"""
 
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "01_quickstart.ipynb": [
@@ -49,12 +49,14 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "code",
             'audio = fw.samples.path("jfk.wav")\n'
             "tr = client.transcribe(\n"
-            '    audio, response_format="verbose_json", timestamp_granularities=["word", "segment"]\n'
+            '    audio,\n'
+            '    response_format="verbose_json",\n'
+            '    timestamp_granularities=["word", "segment"],\n'
             ")\n"
             "tr",
         ),
         ("code", "# NBVAL_CHECK_OUTPUT\nprint(tr.text)"),
-        ("md", "## DataFrames\nOne row per segment, or per word (`level=\"word\"`)."),
+        ("md", '## DataFrames\nOne row per segment, or per word (`level="word"`).'),
         (
             "code",
             '# NBVAL_CHECK_OUTPUT\ntr.to_pandas()[["start", "end", "duration", "text"]].round(1)',
@@ -70,7 +72,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "(lower-cased, punctuation removed).",
         ),
         ("code", 'print(f"WER: {tr.wer(fw.samples.JFK_TEXT):.1%}")'),
-        ("md", "## Subtitles\n`tr.save(\"talk.srt\")` picks the format from the suffix."),
+        ("md", '## Subtitles\n`tr.save("talk.srt")` picks the format from the suffix.'),
         ("code", "print(tr.to_srt())"),
         (
             "md",
@@ -113,7 +115,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             'df[["start", "end", "text"]].round(1)',
         ),
         ("md", "## Where was a word said?"),
-        ('code', 'tr.to_pandas(level="word").asr.search("country")'),
+        ("code", 'tr.to_pandas(level="word").asr.search("country")'),
         ("code", "# NBVAL_IGNORE_OUTPUT\nrec.close()  # stops the stream and frees the microphone"),
     ],
     "03_meeting_analysis.ipynb": [
@@ -161,7 +163,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "code",
             'reference = fw.Transcript.load(fw.samples.path("two_speakers.stm"))\n'
             'print(f"WER: {tr.wer(reference):.1%}")\n'
-            'print(f"DER: {tr.der(fw.samples.path(\'two_speakers.rttm\')):.1%}")',
+            "print(f\"DER: {tr.der(fw.samples.path('two_speakers.rttm')):.1%}\")",
         ),
         ("md", "## Export"),
         (
@@ -182,7 +184,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         (
             "code",
             "from pathlib import Path\n\n"
-            "folder = Path(fw.samples.path(\"jfk.wav\")).parent\n"
+            'folder = Path(fw.samples.path("jfk.wav")).parent\n'
             'files = sorted(str(p) for p in folder.glob("*.wav"))\n'
             "frames = []\n"
             "for result in client.transcribe_many(files, concurrency=2, progress=False):\n"
@@ -190,7 +192,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             '        print("failed:", result.source, result.error)\n'
             "        continue\n"
             "    df = result.transcript.to_pandas()\n"
-            "    df[\"source\"] = Path(result.source).name\n"
+            '    df["source"] = Path(result.source).name\n'
             "    frames.append(df)\n"
             "batch = pd.concat(frames, ignore_index=True)\n"
             'batch[["source", "start", "end", "text"]].round(1)',
@@ -229,10 +231,16 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
 
 def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     for kind, src in cells:
-        cell = nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+        cell = (
+            nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+        )
         nb.cells.append(cell)
     return nb
 
