@@ -18,7 +18,7 @@ import numpy as np
 SAMPLE_RATE = 16_000
 """The wire and model sample rate (Hz)."""
 
-AudioSource = Union[str, "os.PathLike[str]", bytes, IO[bytes]]  # noqa: UP007 (runtime alias on 3.10)
+AudioSource = Union[str, "os.PathLike[str]", bytes, IO[bytes]]
 
 
 class AudioDecodeError(ValueError):
