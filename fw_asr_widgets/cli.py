@@ -255,7 +255,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 120, "display.max_colwidth", 60):
         df = tr.to_pandas()
         print("\nSegments:")
-        print(df[["start", "end", "speaker", "text"]].round(2).to_string(index=False))
+        table = df[["start", "end", "speaker", "text"]].round(2)
+        width = int(table["text"].str.len().max() or 0)
+        print(
+            table.to_string(
+                index=False, formatters={"text": lambda s: f"{s:<{width}}"}, justify="left"
+            )
+        )
         print("\nTalk time per speaker:")
         print(df.asr.talk_time().round(2).to_string())
     srt = out / "two_speakers.srt"
