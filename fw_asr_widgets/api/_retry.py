@@ -1,10 +1,11 @@
 """The one retry policy of the HTTP client.
 
-Retried: HTTP 408, 409, 429 and every 5xx, connection errors and timeouts, up to
-`max_retries` extra attempts. The wait is the server's `Retry-After` (delta seconds or an
-HTTP date; `retry-after-ms` too) when it gives one, capped at `max_retry_after` (60 s);
-otherwise exponential backoff with full jitter: uniform in [0, min(cap, base · 2^attempt)]
-with base 0.5 s and cap 8 s. Uploads are re-sent from the start of the file on each attempt.
+Retried: HTTP 408, 409, 429 and every 5xx except 501/505 (those never change), connection
+errors and timeouts, up to `max_retries` extra attempts. The wait is the server's
+`Retry-After` (delta seconds or an HTTP date; `retry-after-ms` too) when it gives one,
+capped at `max_retry_after` (60 s); otherwise exponential backoff with full jitter: uniform
+in [0, min(cap, base · 2^attempt)] with base 0.5 s and cap 8 s. Uploads are re-sent from the
+start of the file on each attempt.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 RETRY_STATUSES = frozenset({408, 409, 429})
+NEVER_RETRY = frozenset({501, 505})
 
 
 def is_retryable_status(status: int) -> bool:
-    """True for 408, 409, 429 and 5xx."""
-    return status in RETRY_STATUSES or status >= 500
+    """True for 408, 409, 429 and 5xx other than 501 (not implemented) and 505."""
+    return status in RETRY_STATUSES or (status >= 500 and status not in NEVER_RETRY)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

@@ -811,7 +811,7 @@ class AsyncClient:
         from fw_asr_widgets.api import streaming as _s
 
         cfg = await self._aconfig()
-        return await _s.async_stream_file(cfg, path, speed=speed, **params)
+        return await _s.async_stream_file(cfg, os.fspath(path), speed=speed, **params)
 
 
 def check_batch_args(concurrency: int, kwargs: Mapping[str, Any]) -> None:
@@ -1071,4 +1071,4 @@ class Client:
     ) -> Transcript:
         from fw_asr_widgets.api import streaming as _s
 
-        return _s.sync_stream_file(self._config, path, speed=speed, **params)
+        return _s.sync_stream_file(self._config, os.fspath(path), speed=speed, **params)

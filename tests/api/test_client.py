@@ -115,6 +115,15 @@ def test_server_side_validation_error_is_typed(client: fw.Client, data_dir: Path
     assert "URL" in info.value.message
 
 
+def test_align_times_a_given_transcript(client: fw.Client, data_dir: Path) -> None:
+    tr = client.align(data_dir / "jfk.wav", JFK_REFERENCE)
+    assert isinstance(tr, fw.Transcript)
+    assert wer(" ".join(w.word for w in tr.words)) <= 0.05
+    starts = [w.start for w in tr.words if w.start is not None]
+    assert starts == sorted(starts)
+    assert starts[0] >= 0 and starts[-1] <= JFK_SECONDS
+
+
 def test_one_async_client_survives_several_event_loops(local_server: Any) -> None:
     client = fw.AsyncClient(base_url=local_server.url, max_retries=0)
 

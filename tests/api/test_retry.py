@@ -50,7 +50,7 @@ OK = httpx.Response(200, json={"text": "ask not"})
 
 def test_retryable_statuses() -> None:
     assert all(is_retryable_status(s) for s in (408, 409, 429, 500, 502, 503, 504))
-    assert not any(is_retryable_status(s) for s in (400, 401, 403, 404, 413, 422))
+    assert not any(is_retryable_status(s) for s in (400, 401, 403, 404, 413, 422, 501))
 
 
 def test_parse_retry_after_forms() -> None:
