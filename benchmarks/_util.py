@@ -74,7 +74,8 @@ def fmt_s(seconds: float) -> str:
 
 
 def fmt_mb(nbytes: float) -> str:
-    return f"{nbytes / 2**20:.0f} MiB"
+    mib = nbytes / 2**20
+    return f"{mib:.1f} MiB" if abs(mib) < 10 else f"{mib:.0f} MiB"
 
 
 def percentile(values: Sequence[float], p: float) -> float:

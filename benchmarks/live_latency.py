@@ -35,7 +35,7 @@ def child_stream(name: str) -> dict[str, Any]:
     audio = decode(path)
     duration = audio.size / 16000
     with serve() as srv, Client(base_url=srv.url, max_retries=0) as client:
-        client.transcribe(data_dir() / "jfk.wav", model="whisper-v3")  # warm-up: model loads
+        client.transcribe(data_dir() / "jfk.wav", language="en")  # warm-up: model loads
         s = client.stream(language="en", pace=1.0, send_timeout=None)
         s.start()
         for i in range(0, audio.size, 16000):
@@ -44,7 +44,7 @@ def child_stream(name: str) -> dict[str, Any]:
         words = s.metrics("word")
         # Baseline: record-then-transcribe. Upload the whole file after it ended.
         t0 = time.perf_counter()
-        tr = client.transcribe(path, model="whisper-v3", timestamp_granularities="word")
+        tr = client.transcribe(path, language="en", timestamp_granularities="word")
         file_s = time.perf_counter() - t0
     ends = [w.end for w in tr.words if w.end is not None]
     partial = [float(x) for x in words["first_partial_s"].dropna()]

@@ -164,30 +164,73 @@ def _upload_openai(path: str, url: str) -> None:
     c.close()
 
 
-_KINDS = {"ours": _upload_ours, "httpx": _upload_httpx, "openai": _upload_openai}
+def _upload_httpx_async(path: str, url: str, chunk: int = 64 * 1024) -> None:
+    """httpx.AsyncClient posting the raw file as an async generator of `chunk`-byte reads
+    (the shape of our client's request body, without the multipart framing)."""
+    import asyncio
+
+    import httpx
+
+    size = Path(path).stat().st_size
+
+    async def body() -> Any:
+        with open(path, "rb") as f:
+            while block := f.read(chunk):
+                yield block
+
+    async def main() -> None:
+        async with httpx.AsyncClient(timeout=600) as c:
+            r = await c.post(
+                url + "/v1/audio/transcriptions",
+                content=body(),
+                headers={"Content-Length": str(size), "Content-Type": "audio/wav"},
+            )
+            r.raise_for_status()
+
+    asyncio.run(main())
 
 
-def child_upload(kind: str, path: str, warm: str, url: str) -> dict[str, Any]:
-    """Warm up on a small file (imports, connection code), then measure one upload."""
+_KINDS = {
+    "ours": _upload_ours,
+    "httpx": _upload_httpx,
+    "openai": _upload_openai,
+    "httpx_async_64k": _upload_httpx_async,
+    "httpx_async_1m": lambda p, u: _upload_httpx_async(p, u, 1024 * 1024),
+}
+
+
+def child_upload(kind: str, path: str, warm: str, url: str, reps: int) -> dict[str, Any]:
+    """Warm up on a small file (imports, connection code), then measure `reps` uploads: the
+    best throughput and the largest RSS growth."""
     fn = _KINDS[kind]
     fn(warm, url)
-    with PeakRSS() as mem, timer() as t:
-        fn(path, url)
     size = Path(path).stat().st_size
-    return {"seconds": t[0], "growth": mem.growth, "mbps": size / MB / t[0]}
+    best, growth = float("inf"), 0
+    for _ in range(reps):
+        with PeakRSS() as mem, timer() as t:
+            fn(path, url)
+        best, growth = min(best, t[0]), max(growth, mem.growth)
+    return {"seconds": best, "growth": growth, "mbps": size / MB / best}
+
+
+def _chunk_kib() -> int:
+    from fw_asr_widgets.api import _multipart
+
+    return _multipart.CHUNK_SIZE // 1024
 
 
 def run(quick: bool) -> FigureResult:
     res = FigureResult(NAME)
     sizes = [100 * MB] if quick else [100 * MB, 1000 * MB]
+    reps = 3
     with tempfile.TemporaryDirectory(prefix="fw-bench-upload-") as tmp, DiscardServer() as url:
         warm = str(make_sparse_wav(Path(tmp) / "warm.wav", 1 * MB))
         for size in sizes:
             label = f"{size // MB} MB" if size < 1000 * MB else "1 GB"
             path = str(make_sparse_wav(Path(tmp) / f"upload-{size}.wav", size))
             m = {
-                k: run_child("benchmarks.upload:child_upload", k, path, warm, url)
-                for k in ("ours", "httpx", "openai")
+                k: run_child("benchmarks.upload:child_upload", k, path, warm, url, reps)
+                for k in ("ours", "httpx", "openai", "httpx_async_64k", "httpx_async_1m")
             }
             ours, raw, oai = m["ours"], m["httpx"], m["openai"]
             big = size >= 1000 * MB
@@ -198,12 +241,21 @@ def run(quick: bool) -> FigureResult:
                     fmt_mb(ours["growth"]),
                     "raw httpx / openai SDK",
                     f"{fmt_mb(raw['growth'])} / {fmt_mb(oai['growth'])}",
-                    f"{ours['growth'] / max(oai['growth'], 1):.3f}× openai",
+                    f"{ours['growth'] / oai['growth']:.3f}× openai"
+                    if oai["growth"] >= 2**20
+                    else "—",
                     "< 64 MiB at 1 GB" if big else "(goal at 1 GB)",
                     (ours["growth"] < 64 * 2**20) if big else None,
                 )
             )
             tp_ratio = ours["mbps"] / raw["mbps"]
+            res.notes.append(
+                f"{label}, for comparison: a bare httpx.AsyncClient upload of the file as an "
+                "async generator (the shape of our client's request body, which its multipart "
+                f"encoder reads in {_chunk_kib()} KiB chunks) runs at "
+                f"{m['httpx_async_64k']['mbps']:.0f} MB/s with 64 KiB reads and "
+                f"{m['httpx_async_1m']['mbps']:.0f} MB/s with 1 MiB reads."
+            )
             res.rows.append(
                 Row(
                     NAME,
@@ -217,9 +269,10 @@ def run(quick: bool) -> FigureResult:
                 )
             )
     res.notes.append(
-        "Each upload runs in a fresh interpreter after a 1 MB warm-up upload; RSS growth is the "
-        "kernel's peak-RSS high-water mark (VmHWM, reset just before the upload) minus RSS before "
-        "it. Files are valid 16 kHz PCM16 WAVs (header + sparse zeros) so the client's probe "
+        "Each client runs in a fresh interpreter: a 1 MB warm-up upload, then 3 uploads (best "
+        "throughput, largest RSS growth reported); RSS growth is the kernel's peak-RSS "
+        "high-water mark (VmHWM, reset just before each upload) minus RSS before it. "
+        "Files are valid 16 kHz PCM16 WAVs (header + sparse zeros) so the client's probe "
         "accepts them. The endpoint is a raw threaded HTTP/1.1 server on loopback that reads and "
         'drops the body and answers {"text": ""}; it runs in the parent process.'
     )
