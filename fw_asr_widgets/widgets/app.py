@@ -58,7 +58,11 @@ class App(ipywidgets.VBox):  # type: ignore[misc]
             tabs.append(ipywidgets.HTML(f"The recorder is unavailable: {friendly_error(exc)}"))
             titles.append("Record")
         else:
-            show = ipywidgets.Button(description="Show recording below", icon="arrow-down")
+            show = ipywidgets.Button(
+                description="Show recording below",
+                icon="arrow-down",
+                layout=ipywidgets.Layout(width="auto"),
+            )
             show.on_click(lambda _b: self.show_recording())
             self.recorder.observe(self._on_recording, names="recording")
             tabs.append(ipywidgets.VBox([self.recorder, show]))
@@ -90,9 +94,10 @@ class App(ipywidgets.VBox):  # type: ignore[misc]
         self.viewer.set_transcript(transcript, audio, sample_rate=sample_rate)
         self.timeline.set_transcript(transcript)
         name = label or transcript.source or "result"
+        n_spk = len(transcript.speakers)
+        who = f", {n_spk} speaker{'s' if n_spk != 1 else ''}" if n_spk else ""
         self.latest.value = (
-            f"Showing <b>{_html(name)}</b>: {len(transcript.segments)} segments, "
-            f"{len(transcript.speakers)} speaker(s)."
+            f"Showing <b>{_html(name)}</b>: {len(transcript.segments)} segments{who}."
         )
 
     def show_recording(self) -> None:

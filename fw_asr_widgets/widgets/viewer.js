@@ -125,6 +125,7 @@ function render({ model, el }) {
     for (let i = 0; i < n; i++) o[i + 1] = o[i] + heights[i];
     offsets = o;
     spacer.style.height = `${o[n]}px`;
+    boxHeight();
   }
 
   function setRows(newRows) {
@@ -586,9 +587,19 @@ function render({ model, el }) {
   }
   model.on("msg:custom", onMsg);
 
+  function boxHeight() {
+    // At most `height` px; shorter when the rows need less (36 px when there are none).
+    const max = model.get("height") || 420;
+    let px = max;
+    if (!model.get("n_segments")) px = 36;
+    else if (n) px = Math.min(max, Math.ceil(offsets[n]) + 2);
+    const want = `${px}px`;
+    if (scroller.style.height !== want) scroller.style.height = want;
+  }
+
   function reload() {
     title.textContent = model.get("title") || "";
-    scroller.style.height = `${model.get("height") || 420}px`;
+    boxHeight();
     audio.style.display = model.get("has_audio") && audioUrl ? "" : "none";
     if (!model.get("has_audio") && audioUrl) {
       URL.revokeObjectURL(audioUrl);
@@ -605,7 +616,7 @@ function render({ model, el }) {
     for (const [i, e] of live) fillRow(e, i);
   }
   function onHeight() {
-    scroller.style.height = `${model.get("height") || 420}px`;
+    boxHeight();
     schedule();
   }
   model.on("change:speaker_names", onNames);

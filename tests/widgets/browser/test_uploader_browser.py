@@ -69,3 +69,28 @@ def test_uploader_transcribes_two_speakers(
         "jfk.wav",
         "two_speakers.wav",
     ]
+
+
+def test_app_panel_shows_an_upload_in_its_viewer(
+    new_page: Any, open_notebook: Any, data_dir: Path, artifacts_dir: Path
+) -> None:
+    page = new_page()
+    nb = open_notebook(
+        page, ["import fw_asr_widgets as fw\npanel = fw.app(language='en', diarize=False)\npanel"]
+    )
+    page.locator(".fwr, .fw-recorder, .fwu-zone").first.wait_for()
+    page.get_by_role("tab", name="Upload", exact=True).click()
+    page.locator(".fwu-input").set_input_files(str(data_dir / "jfk.wav"))
+    page.locator('.fwu-row[data-state="done"]').wait_for(timeout=120_000)
+    # the viewer below shows the result, with the uploaded audio
+    page.wait_for_function(
+        "() => { const r = document.querySelector('.fwv-row');"
+        " const a = document.querySelector('.fwv audio');"
+        " return r && /ask not what your country/i.test(r.closest('.fwv').innerText)"
+        " && a && a.readyState >= 1; }",
+        timeout=30_000,
+    )
+    assert abs(page.evaluate("document.querySelector('.fwv audio').duration") - 11.0) < 0.2
+    assert page.locator(".fwt-canvas").is_visible()
+    nb.screenshot("app-panel")
+    assert nb.kernel_json("panel.viewer.title") == "jfk.wav"
