@@ -163,6 +163,15 @@ def test_viewer_seeks_highlights_and_searches(
     )
     assert page.locator('.fwv-rename[data-speaker="Diane"]').input_value() == "Diane (NJ)"
 
+    # export: the SRT is made in the kernel (renamed speakers) and downloaded by the page
+    with page.expect_download() as dl:
+        page.locator(".fwv-export-srt").click()
+    download = dl.value
+    assert download.suggested_filename == "two_speakers.srt"
+    srt = Path(download.path()).read_text()
+    assert "00:00:06,680 --> 00:00:07,160" in srt and "Sheila (TX)" in srt
+    assert srt == nb.kernel_json("v.export('srt')")
+
     # timeline click → kernel → viewer seeks
     canvas = page.locator(".fwt-canvas")
     box = canvas.bounding_box()
