@@ -54,6 +54,19 @@ AUDIO_PASSTHROUGH_BYTES = 64 * 1024 * 1024
 """Playable files up to this size are sent unchanged; larger audio is transcoded to Opus."""
 
 OPUS_BITRATE = 24_000
+_OPUS_RATES = {8_000, 12_000, 16_000, 24_000, 48_000}
+
+
+def _to_f32(block: np.ndarray) -> np.ndarray:
+    """Mono float32 in [-1, 1]; integer multi-channel input is scaled before mixing (the
+    shared `audio.to_float32` mixes first, which leaves 2-D integer input unscaled)."""
+    from fw_asr_widgets.audio import to_float32
+
+    a = np.asarray(block)
+    if a.ndim == 2 and a.dtype.kind in "iu":
+        a = to_float32(np.ascontiguousarray(a).reshape(-1)).reshape(a.shape)
+    return to_float32(a)
+
 
 _PLAYABLE: dict[str, tuple[set[str], str]] = {
     # PyAV container name → (codecs the browser plays in it, MIME type)
@@ -71,9 +84,9 @@ _PLAYABLE: dict[str, tuple[set[str], str]] = {
 
 
 def _wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
-    from fw_asr_widgets.audio import float_to_pcm16, to_float32
+    from fw_asr_widgets.audio import float_to_pcm16
 
-    pcm = float_to_pcm16(to_float32(samples))
+    pcm = float_to_pcm16(_to_f32(samples))
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
@@ -84,15 +97,29 @@ def _wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
 
 
 def _opus_webm(source: Any, sample_rate: int | None = None) -> bytes:
-    """Transcode a path/bytes (decoded in blocks) or a float array to mono Opus in WebM."""
+    """Transcode a path/bytes or a float array to mono Opus in WebM, block by block.
+
+    Arrays at a rate Opus takes (8/12/16/24/48 kHz; the recorder's 16 kHz) are encoded as
+    they are; others are resampled to 48 kHz a minute at a time, so memory stays bounded.
+    """
     import av
 
-    from fw_asr_widgets.audio import iter_decode, resample, to_float32
+    from fw_asr_widgets.audio import iter_decode, resample
 
-    rate = 48_000
     if isinstance(source, np.ndarray):
-        blocks: Any = [resample(to_float32(source), int(sample_rate or rate), rate)]
+        sr = int(sample_rate or 48_000)
+        rate = sr if sr in _OPUS_RATES else 48_000
+        mono = source if source.ndim == 1 else _to_f32(source)  # channels mixed, ints scaled
+        step = sr * 60
+
+        def gen() -> Any:
+            for k in range(0, mono.shape[0], step):
+                block = mono[k : k + step]
+                yield resample(block, sr, rate) if sr != rate else _to_f32(block)
+
+        blocks: Any = gen()
     else:
+        rate = 48_000
         blocks = iter_decode(source, sample_rate=rate, chunk_seconds=60.0)
     buf = io.BytesIO()
     out = av.open(buf, mode="w", format="webm")

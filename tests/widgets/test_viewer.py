@@ -141,6 +141,12 @@ def test_audio_encoding_array_aiff_and_long_audio(data_dir: Path, monkeypatch: A
     tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr)).astype(np.float32)
     data, mime = encode_audio(tone, sr)
     assert mime == "audio/wav" and data[:4] == b"RIFF" and len(data) == 44 + 2 * tone.size
+    # stereo int16 → mono PCM16 WAV at the same level
+    pair = (np.stack([tone, tone], axis=1) * 32767).astype(np.int16)
+    data, mime = encode_audio(pair, sr)
+    pcm = np.frombuffer(data[44:], dtype="<i2")
+    assert mime == "audio/wav" and pcm.size == tone.size
+    assert abs(int(np.abs(pcm).max()) - int(0.3 * 32767)) < 50
     # AIFF is not playable in browsers: transcoded to Opus/WebM, same duration
     data, mime = encode_audio(data_dir / "french.aiff")
     assert mime == "audio/webm"
@@ -157,6 +163,15 @@ def test_audio_encoding_array_aiff_and_long_audio(data_dir: Path, monkeypatch: A
     assert mime == "audio/webm" and len(data) < 2 * tone.size
     data, mime = encode_audio(data_dir / "jfk.wav")
     assert mime == "audio/webm" and len(data) < (data_dir / "jfk.wav").stat().st_size / 5
+    # stereo int16 at 44.1 kHz: channels mixed, ints scaled, resampled for Opus; same duration
+    t = np.arange(3 * 44_100) / 44_100
+    stereo = (np.stack([np.sin(2 * np.pi * 300 * t)] * 2, axis=1) * 12_000).astype(np.int16)
+    data, mime = encode_audio(stereo, 44_100)
+    got = av.open(io.BytesIO(data))
+    pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in got.decode(audio=0)])
+    got.close()
+    assert mime == "audio/webm" and abs(pcm.size / 48_000 - 3.0) < 0.05
+    assert 0.2 < float(np.abs(pcm).max()) < 0.6  # 12000/32768 ≈ 0.37, not clipped
 
 
 def test_ipywebrtc_recording_plays_as_recorded(data_dir: Path) -> None:
