@@ -16,6 +16,9 @@ Decisions where the docs are silent:
   to `verbose_json` and `word,segment`. An explicit conflicting value raises.
 - `timestamp_granularities` given with `response_format=None` selects `verbose_json`; with
   an explicit other format it raises (the API requires verbose_json).
+- `response_format=None` (the default) asks for `verbose_json`, not the API's own default
+  `json`: a notebook user calling `transcribe(f).to_pandas()` expects timed segments, and
+  `json` carries only the text. Pass `response_format="json"` for the text alone.
 """
 
 from __future__ import annotations
@@ -220,7 +223,7 @@ def _formats(
             raise ValueError(
                 f"timestamp_granularities requires response_format='verbose_json' (got {fmt!r})"
             )
-    return fmt or "json", grans
+    return fmt or "verbose_json", grans
 
 
 def transcription_fields(

@@ -638,7 +638,7 @@ class AsyncClient:
     ) -> Transcript | str:
         """Transcribe `file` (path, bytes, binary file object or http(s) URL).
 
-        Returns a `Transcript` for `response_format` "json" (the default) and "verbose_json",
+        Returns a `Transcript` for "verbose_json" (the default: timed segments) and "json",
         the raw text for "text", "srt" and "vtt". Fields left at None are not sent (the
         server's defaults apply). `temperature` is a float in [0, 1] or a list of fallback
         temperatures; `timestamp_granularities` ("word", "segment") selects "verbose_json"

@@ -17,8 +17,8 @@ def tf(**kw: object) -> tuple[dict[str, str], str]:
 
 def test_defaults_send_only_model_and_format() -> None:
     fields, fmt = tf()
-    assert fields == {"model": "whisper-v3", "response_format": "json"}
-    assert fmt == "json"
+    assert fields == {"model": "whisper-v3", "response_format": "verbose_json"}
+    assert fmt == "verbose_json"
 
 
 def test_encoding_matches_the_fireworks_sdk() -> None:
@@ -130,8 +130,12 @@ def test_single_temperature_and_three_letter_language() -> None:
 
 def test_translation_has_no_diarization_and_sends_language() -> None:
     fields, fmt = _params.translation_fields(model="whisper-v3", language="fr")
-    assert dict(fields) == {"model": "whisper-v3", "language": "fr", "response_format": "json"}
-    assert fmt == "json"
+    assert dict(fields) == {
+        "model": "whisper-v3",
+        "language": "fr",
+        "response_format": "verbose_json",
+    }
+    assert fmt == "verbose_json"
     with pytest.raises(TypeError):
         _params.translation_fields(model="whisper-v3", diarize=True)  # type: ignore[call-arg]
 
