@@ -51,6 +51,12 @@ class SlowServer:
         self.active += 1
         self.count += 1
         self.peak = max(self.peak, self.active)
+        # Hold each request until three are in flight (or 2 s pass), so a busy machine
+        # cannot hide the overlap; a client exceeding its bound would still show peak > 3.
+        for _ in range(400):
+            if self.active >= 3:
+                break
+            await asyncio.sleep(0.005)
         await asyncio.sleep(0.01)
         self.active -= 1
         if b"fail-me" in request.content:
