@@ -141,13 +141,19 @@ def iter_decode(
         if not container.streams.audio:
             raise AudioDecodeError("the file has no audio stream", source=name)
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        # Keep the channel layout through the resampler and average channels here: FFmpeg's
+        # own stereo→mono downmix adds the channels at -3 dB, which can exceed full scale.
+        resampler = av.AudioResampler(format="fltp", rate=sample_rate)
+
+        def mono(out: av.AudioFrame) -> np.ndarray:
+            planes = out.to_ndarray()
+            return planes[0] if planes.shape[0] == 1 else planes.mean(axis=0)
 
         def frames() -> Iterator[np.ndarray]:
             try:
                 for frame in container.decode(stream):
                     for out in resampler.resample(frame):
-                        yield out.to_ndarray().reshape(-1)
+                        yield mono(out)
             except av.error.EOFError:
                 pass
             except (av.FFmpegError, ValueError) as exc:
@@ -157,7 +163,7 @@ def iter_decode(
                         f"the audio could not be decoded ({exc})", source=name
                     ) from None
             for out in resampler.resample(None):
-                yield out.to_ndarray().reshape(-1)
+                yield mono(out)
 
         emitted = [False]
         for arr in frames():
@@ -211,15 +217,16 @@ def resample(audio: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) 
 def to_float32(audio: np.ndarray) -> np.ndarray:
     """Convert int or float samples (mono, or (n, channels)) to mono float32 in [-1, 1]."""
     a = np.asarray(audio)
-    if a.ndim == 2:
-        # (n, channels) is the usual layout; (channels, n) when channels is the short axis.
-        a = a.mean(axis=1) if a.shape[1] <= a.shape[0] else a.mean(axis=0)
+    # Scale integers first: mixing channels turns them into floats and loses the scale.
     if a.dtype.kind == "i":
         a = a.astype(np.float32) / float(np.iinfo(a.dtype).max + 1)
     elif a.dtype.kind == "u":
         info = np.iinfo(a.dtype)
         mid = (info.max + 1) / 2
         a = (a.astype(np.float32) - mid) / mid
+    if a.ndim == 2:
+        # (n, channels) is the usual layout; (channels, n) when channels is the short axis.
+        a = a.mean(axis=1) if a.shape[1] <= a.shape[0] else a.mean(axis=0)
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
