@@ -31,7 +31,17 @@ CHUNK_SIZE = 64 * 1024
 
 
 def _quote(value: str) -> str:
-    """Escape a name/filename for a Content-Disposition header (as httpx does)."""
+    """Escape a name/filename for a Content-Disposition header (as httpx does).
+
+    Bytes a non-UTF-8 file name carries as surrogate escapes (`os.fsdecode`) become U+FFFD.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
     return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
