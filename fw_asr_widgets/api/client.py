@@ -212,10 +212,32 @@ def _prepare_sync(file: object) -> _Upload:
         src.rewind()
         base = os.path.basename(name) if not name.startswith("<") else ""
         return _Upload(name=name, source=src, filename=base or f"audio.{_ext_for(info.container)}")
+    recorded = _recorded_bytes(file)
+    if recorded is not None:
+        upload = _prepare_sync(recorded)
+        upload.name = f"<{type(file).__name__} recording>"
+        return upload
     raise TypeError(
-        "file must be a path, bytes, a binary file object or an http(s) URL, "
-        f"not {type(file).__name__}"
+        "file must be a path, bytes, a binary file object, an http(s) URL or an ipywebrtc "
+        f"recording, not {type(file).__name__}"
     )
+
+
+def _recorded_bytes(file: object) -> bytes | None:
+    """The bytes of an ipywebrtc `AudioRecorder` (via its `.audio` widget) or `Audio` widget.
+
+    Duck-typed on `.value` so the API layer needs no widget import. None if `file` is not one.
+    """
+    inner = getattr(file, "audio", None)
+    holder = inner if inner is not None and hasattr(inner, "value") else file
+    value = getattr(holder, "value", None)
+    if not isinstance(value, bytes | bytearray | memoryview):
+        return None
+    if len(value) == 0:
+        from fw_asr_widgets.audio import AudioDecodeError
+
+        raise AudioDecodeError("the recording is empty: record something first", source=None)
+    return bytes(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -592,7 +614,14 @@ class AsyncClient:
                 status_code=response.status_code,
                 request_id=_request_id(response.headers),
             )
-        return Transcript.from_response(data, source=source)
+        try:
+            return Transcript.from_response(data, source=source)
+        except (TypeError, ValueError) as exc:
+            raise APIResponseValidationError(
+                f"the server's reply is not a transcription response: {exc}",
+                status_code=response.status_code,
+                request_id=_request_id(response.headers),
+            ) from None
 
     @staticmethod
     def _status_error(

@@ -23,6 +23,16 @@ def _f(v: Any) -> float | None:
         return None
 
 
+def _items(d: Mapping[str, Any], key: str) -> list[Any]:
+    """`d[key]` as a list (missing or null: empty); TypeError if it is not a list."""
+    v = d.get(key)
+    if not v:
+        return []
+    if not isinstance(v, list | tuple):
+        raise TypeError(f"'{key}' must be a list, not {type(v).__name__}")
+    return list(v)
+
+
 def _s(v: Any) -> str | None:
     return None if v is None else str(v)
 
@@ -52,6 +62,8 @@ class Word:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, segment_id: str | None = None) -> Word:
         """Build from an API word object (`word`/`text`, `start`, `end`, `speaker_id`, ...)."""
+        if not isinstance(d, Mapping):
+            raise TypeError(f"a word must be an object, not {type(d).__name__}")
         is_final = d.get("is_final")
         seg = d.get("segment_id", segment_id)
         return cls(
@@ -98,9 +110,11 @@ class Segment:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, index: int = 0) -> Segment:
         """Build from an API segment object; a missing `id` becomes `str(index)`."""
+        if not isinstance(d, Mapping):
+            raise TypeError(f"a segment must be an object, not {type(d).__name__}")
         seg_id = d.get("id")
         sid = str(index if seg_id is None else seg_id)
-        words = tuple(Word.from_dict(w, segment_id=sid) for w in (d.get("words") or ()))
+        words = tuple(Word.from_dict(w, segment_id=sid) for w in _items(d, "words"))
         start = _f(d.get("start"))
         end = _f(d.get("end"))
         if start is None:
@@ -215,15 +229,14 @@ class Transcript:
         Segment ids become strings; words keep `is_final`. Top-level `words` are used when
         present (each linked to the segment containing it) unless the segments' nested words
         are more (a streaming message's top-level words cover only the listed segments).
-        A segment without `speaker_id` takes the majority speaker of its words.
+        A segment without `speaker_id` takes the majority speaker of its words. Raises
+        `TypeError` when `d`, its `segments`/`words` or their items have the wrong shape.
         """
         if not isinstance(d, Mapping):
             raise TypeError(f"expected a response dict, not {type(d).__name__}")
-        segments = tuple(
-            Segment.from_dict(s, index=i) for i, s in enumerate(d.get("segments") or ())
-        )
+        segments = tuple(Segment.from_dict(s, index=i) for i, s in enumerate(_items(d, "segments")))
         nested = tuple(w for s in segments for w in s.words)
-        top = list(d.get("words") or ())
+        top = _items(d, "words")
         if top and len(top) >= len(nested):
             words = tuple(_link_words(top, segments))
             if any(s.speaker is None for s in segments) and any(w.speaker for w in words):

@@ -491,7 +491,10 @@ def read_json(data: Mapping[str, Any] | str | bytes | PathLike[str]) -> Transcri
             raise TranscriptFormatError(f"invalid JSON: {exc}") from exc
         if not isinstance(data, Mapping):
             raise TranscriptFormatError("the JSON must be an object with a 'text' or 'segments'")
-    return Transcript.from_response(data)
+    try:
+        return Transcript.from_response(data)
+    except TypeError as exc:
+        raise TranscriptFormatError(f"not a transcript JSON: {exc}") from None
 
 
 # ---------------------------------------------------------------------- files
