@@ -157,6 +157,15 @@ def test_truncated_json_with_a_matching_length_is_a_validation_error(jfk: Path) 
         assert srv.count == 1  # a 200 is not retried
 
 
+def test_json_of_the_wrong_shape_is_a_validation_error(jfk: Path) -> None:
+    step = status("200 OK", b'{"text": "x", "segments": [null]}')
+    with (
+        raw_server(script(step)) as srv,
+        pytest.raises(fw.APIResponseValidationError, match="not a transcription response"),
+    ):
+        client(srv).transcribe(jfk)
+
+
 def test_html_error_page_becomes_a_short_plain_message(jfk: Path) -> None:
     page = (
         b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title>"
