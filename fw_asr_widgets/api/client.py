@@ -665,7 +665,7 @@ class AsyncClient:
         max_clip_len: float | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Transcript | str:
-        """Transcribe `file` (path, bytes, binary file object or http(s) URL).
+        """Transcribe `file` (path, bytes, binary file object, http(s) URL, ipywebrtc recording).
 
         Returns a `Transcript` for "verbose_json" (the default: timed segments) and "json",
         the raw text for "text", "srt" and "vtt". Fields left at None are not sent (the
