@@ -62,10 +62,14 @@ def _chunks(n: int) -> list[np.ndarray]:
     return [sig[i * k : (i + 1) * k] for i in range(n)]
 
 
-def _latencies(protocol: Any, t_in: list[float], ends: list[int]) -> list[float]:
+def _latencies(stream: Any, t_in: list[float], ends: list[int]) -> list[float]:
     """Per input chunk: time from the array handed to send() to the frame carrying its last
     sample written to the socket (the protocol's write log, monotonic clock)."""
-    log = sorted((c[2], c[5]) for c in protocol._chunks)  # (end_sample, written_at)
+    chunks = getattr(stream.protocol, "_chunks", None)
+    if chunks is None:  # no write log: the public per-frame metrics (queued → written)
+        df = stream.metrics("chunk")
+        return [float(x) for x in df["send_s"]]
+    log = sorted((c[2], c[5]) for c in chunks)  # (end_sample, written_at)
     out = []
     j = 0
     for t0, end in zip(t_in, ends, strict=True):
@@ -99,7 +103,7 @@ def child_ours(url: str, n: int, kind: str) -> list[float]:
         while s.queue_depth:
             time.sleep(0.01)
         time.sleep(0.05)
-        lat = _latencies(s.protocol, t_in, ends)
+        lat = _latencies(s, t_in, ends)
         s.close()
         return lat
 
@@ -113,7 +117,7 @@ def child_ours(url: str, n: int, kind: str) -> list[float]:
         while s.queue_depth:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
-        lat = _latencies(s.protocol, t_in, ends)
+        lat = _latencies(s, t_in, ends)
         await s.close()
         return lat
 
