@@ -116,6 +116,26 @@ _redactor = _RedactSecrets()
 logger.addFilter(_redactor)
 
 
+class _RedactAuthHeader(logging.Filter):
+    """Hides the value of an `Authorization` header in websockets' DEBUG handshake lines
+    (`> %s: %s` with the header name and value as arguments), plus any registered key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and isinstance(args[0], str)
+            and args[0].lower() in ("authorization", "proxy-authorization")
+        ):
+            record.args = (args[0], "***")
+        return _redactor.filter(record)
+
+
+for _name in ("websockets.client", "websockets.server"):
+    logging.getLogger(_name).addFilter(_RedactAuthHeader())
+
+
 def _scrub(text: str, secrets: Iterable[str]) -> str:
     for s in secrets:
         if s and len(s) >= 4 and s in text:
