@@ -162,7 +162,7 @@ def _resample_cost(n: int) -> list[float]:
 
 def run(quick: bool) -> FigureResult:
     res = FigureResult(NAME)
-    n = 200 if quick else 1500
+    n = 100 if quick else 1500
     with Sink() as url:
         bare = run_child("benchmarks.streaming_overhead:child_bare", url, n)
         ours = run_child("benchmarks.streaming_overhead:child_ours", url, n, "async")
