@@ -38,7 +38,16 @@ _lag = int(_np.argmax(_xc))
 _lag = _lag - _n if _lag > _n // 2 else _lag
 _a, _b = (_rec[_lag:], _ref) if _lag >= 0 else (_rec, _ref[-_lag:])
 _m = min(len(_a), len(_b))
-print({marker!r} + repr(float(_np.corrcoef(_a[:_m], _b[:_m])[0, 1])) + " " + str(_lag))
+# Per-second windows, each at its best local lag: a render quantum dropped by a loaded machine
+# shifts everything after it, which would sink one global correlation but only one window here.
+_cs = []
+for _s in range(0, _m - 16000, 16000):
+    _x = _a[_s:_s + 16000]
+    if _x.std() < 0.01:
+        continue
+    _cs.append(max(float(_np.corrcoef(_x, _b[_s + _d:_s + _d + 16000])[0, 1])
+                   for _d in range(-64, 65) if 0 <= _s + _d and _s + _d + 16000 <= len(_b)))
+print({marker!r} + repr(float(_np.median(_cs))) + " " + str(len(_cs)) + " " + str(_lag))
 """
 
 
@@ -100,8 +109,9 @@ def test_recorder_live_transcript_jupyterlab(
     # The worklet's resampling (device rate -> 16 kHz) keeps the waveform: the recording
     # correlates with the source file (Chromium's fake device resamples it to 44.1 kHz first).
     out = nb.kernel_exec(CORRELATION_PROBE.format(path=str(data_dir / "jfk.wav"), marker="CORR "))
-    corr, lag = out.split("CORR ", 1)[1].split()
-    assert float(corr) > 0.99, (corr, lag)
+    corr, windows, lag = out.split("CORR ", 1)[1].split()
+    assert int(windows) >= 6, (corr, windows, lag)
+    assert float(corr) > 0.99, (corr, windows, lag)
     assert wer(page_text) <= 0.25, page_text
     assert wer(live_text) < 1.0
     assert box.locator(".fw-seg.fw-partial").count() == 0
