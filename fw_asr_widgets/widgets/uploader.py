@@ -24,6 +24,7 @@ once and results arrive between cells. The `files` trait holds only small per-fi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -32,7 +33,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,7 @@ class Uploader(FwWidget):
         self._pending = 0
         self._tmpdir = Path(tempfile.mkdtemp(prefix="fw-asr-upload-"))
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fw-asr-up")
+        self._inflight: set[Future[Any]] = set()
         self._closed = False
         self._counter = itertools.count(1)
         self.settings = " · ".join(
@@ -227,6 +229,8 @@ class Uploader(FwWidget):
             self._closed = True
             self._pool.shutdown(wait=False, cancel_futures=True)
             with self._lock:
+                for fut in list(self._inflight):  # requests in flight: cancel, close sockets
+                    fut.cancel()
                 for rec in self._uploads.values():
                     self._close_file(rec)
             shutil.rmtree(self._tmpdir, ignore_errors=True)
@@ -401,6 +405,29 @@ class Uploader(FwWidget):
             self._pending -= 1
             self._idle.notify_all()
 
+    def _transcribe(self, target: str, kwargs: dict[str, Any]) -> Any:
+        """`client.transcribe(target, **kwargs)`; with our sync `Client`, as a future on its
+        loop that `close()` can cancel (so no request outlives the widget)."""
+        from fw_asr_widgets.api import _sync
+        from fw_asr_widgets.api.client import AsyncClient
+
+        client = self.client
+        inner = getattr(client, "_async", None)
+        if not isinstance(inner, AsyncClient):
+            return client.transcribe(target, **kwargs)
+        fut = asyncio.run_coroutine_threadsafe(inner.transcribe(target, **kwargs), _sync.get_loop())
+        with self._lock:
+            self._inflight.add(fut)
+            if self._closed:
+                fut.cancel()
+        try:
+            return fut.result()
+        except CancelledError:
+            raise RuntimeError("cancelled: the uploader was closed") from None
+        finally:
+            with self._lock:
+                self._inflight.discard(fut)
+
     def _run(self, rec: _Upload, target: str) -> None:
         try:
             self._update_row(rec.id, state="transcribing")
@@ -414,7 +441,7 @@ class Uploader(FwWidget):
                 kwargs["language"] = self.language
             if self.diarize:
                 kwargs["diarize"] = True
-            tr = self.client.transcribe(target, **kwargs)
+            tr = self._transcribe(target, kwargs)
             if not isinstance(tr, Transcript):
                 raise TypeError(f"the client returned {type(tr).__name__}, not a Transcript")
             tr = tr.with_source(rec.source)
