@@ -150,6 +150,11 @@ def close_error(code: int | None, reason: str) -> BaseException:
     return StreamError(text)
 
 
+def _idle_reason(code: int | None, reason: str) -> str:
+    """Why a stream the server closed while idle reconnects (shown as a status)."""
+    return f"the server closed the idle stream ({reason or f'code {code}'}); more audio to send"
+
+
 class _RunnerBase:
     """State shared by both runners: protocol, events, metrics."""
 
@@ -372,6 +377,7 @@ class AsyncRunner(_RunnerBase):
                         await self._queue.wait_nonempty()
                         if self._queue.closed:
                             raise asyncio.CancelledError from None
+                        self._emit(Reconnecting(1, 0.0, _idle_reason(code, reason)))
                         ws, attempt = await self._connect_retrying(None, 0)
                     else:
                         ws, attempt = await self._connect_retrying(exc.reason, attempt)
@@ -656,6 +662,7 @@ class ThreadRunner(_RunnerBase):
                         while not self._queue.wait_nonempty(0.2):
                             if self._stop.is_set() or self._queue.closed:
                                 raise _Stopped from None
+                        self._emit(Reconnecting(1, 0.0, _idle_reason(code, reason)))
                         ws, attempt = self._connect_retrying(None, 0)
                     else:
                         ws, attempt = self._connect_retrying(exc.reason, attempt)
