@@ -20,7 +20,7 @@ from fw_asr_widgets import Transcript
 from fw_asr_widgets.api._stream_protocol import ErrorEvent, StreamProtocol
 from fw_asr_widgets.transcript.formats import TranscriptFormatError
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
 json_values = st.recursive(
@@ -84,7 +84,7 @@ def test_stream_receive_text_never_raises(text: str) -> None:
     assert isinstance(p.transcript.text, str)
 
 
-@SETTINGS
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(response_like.map(json.dumps), min_size=1, max_size=4))
 def test_stream_sequences_keep_a_valid_transcript(frames: list[str]) -> None:
     p = StreamProtocol()

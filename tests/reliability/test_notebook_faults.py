@@ -21,7 +21,7 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
-INTERRUPT_AFTER = 6  # seconds a forever-cell runs before nbclient interrupts the kernel
+INTERRUPT_AFTER = 4  # seconds a forever-cell runs before nbclient interrupts the kernel
 
 SETUP = """
 import json, os, socket, threading, time, wave
