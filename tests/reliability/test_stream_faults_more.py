@@ -1,10 +1,13 @@
 """Streaming faults against the real embedded engine (see tests/api/test_stream_faults.py for
 cuts, server error messages, protocol errors and auth): a network stall longer than the
-server's idle timeout, and a consumer that never reads its events.
+server's idle timeout, a consumer that never reads its events, and a server error message
+after some final words.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,25 @@ import pytest
 
 from fw_asr_widgets.api import _stream_runners
 from fw_asr_widgets.api._config import ClientConfig
-from fw_asr_widgets.api._stream_protocol import Checkpoint, Closed, Reconnecting, SegmentFinal
+from fw_asr_widgets.api._stream_protocol import (
+    Checkpoint,
+    Closed,
+    ErrorEvent,
+    Reconnecting,
+    SegmentFinal,
+)
+from fw_asr_widgets.api.errors import StreamError
 from fw_asr_widgets.api.streaming import open_sync_stream
 from fw_asr_widgets.audio import decode, float_to_pcm16
 from fw_asr_widgets.local import streaming as engine_streaming
-from tests.api.test_stream_faults import assert_no_new_repeats, client_threads, norm_words
+from tests.api.test_stream_faults import (
+    assert_no_new_repeats,
+    client_threads,
+    norm_words,
+    scripted,
+    seg,
+    state,
+)
 from tests.conftest import JFK_REFERENCE
 
 
@@ -88,5 +105,26 @@ def test_a_consumer_that_never_reads_events(
     assert any(isinstance(e, SegmentFinal | Checkpoint) for e in left)
     assert jiwer.wer(" ".join(norm_words(JFK_REFERENCE)), " ".join(norm_words(tr.text))) < 0.2
     assert s.transcript.text == tr.text
+    s.close()
+    assert no_client_threads()
+
+
+def test_server_error_keeps_the_transcript_so_far_and_says_why() -> None:
+    async def handler(ws: Any, n: int) -> None:
+        await ws.recv()
+        await ws.send(state([seg("0", [("ask", 0.0, 0.3, True), ("not", 0.3, 0.6, True)])]))
+        await ws.send(json.dumps({"error": {"type": "overloaded", "message": "GPU out of memory"}}))
+        await asyncio.sleep(1)
+
+    events: list[Any] = []
+    with scripted(handler) as srv:
+        s = open_sync_stream(srv.config, on_event=events.append)
+        s.start()
+        s.send(np.zeros(3200, dtype=np.int16))
+        with pytest.raises(StreamError, match=r"overloaded\): GPU out of memory"):
+            s.finish(timeout=30)
+    assert s.state == "failed"
+    assert s.transcript.text == "ask not"  # what was final before the error is kept
+    assert any(isinstance(e, ErrorEvent) and e.message == "GPU out of memory" for e in events)
     s.close()
     assert no_client_threads()
