@@ -156,13 +156,14 @@ def executed(data_dir: Path) -> Any:
     def timeout_for(cell: Any) -> int:
         return INTERRUPT_AFTER if "interrupt" in cell.metadata.get("tags", []) else 180
 
+    env = {k: v for k, v in os.environ.items() if k != "FIREWORKS_API_KEY"}
     NotebookClient(
         nb,
         timeout_func=timeout_for,
         interrupt_on_timeout=True,
         kernel_name="python3",
         resources={"metadata": {"path": str(ROOT)}},
-    ).execute(env={**os.environ, "FW_ASR_QUIET": "1"})
+    ).execute(env={**env, "FW_ASR_QUIET": "1"})
     return nb
 
 
