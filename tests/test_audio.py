@@ -122,3 +122,16 @@ def test_resample_and_pcm_round_trip() -> None:
     back = audio.pcm16_to_float(pcm)
     assert float(np.abs(back - np.clip(y, -1, 1)).max()) < 1e-4
     assert audio.float_to_pcm16(np.array([2.0, -2.0])) == np.array([32767, -32767], "<i2").tobytes()
+
+
+def test_stream_resampler_has_no_chunk_edges() -> None:
+    """Chunk by chunk (100 ms at 48 kHz) equals resampling the whole signal at once."""
+    t = np.arange(48000 * 2) / 48000
+    x = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    whole = audio.StreamResampler(48000)
+    ref = np.concatenate([whole.process(x), whole.flush()])
+    rs = audio.StreamResampler(48000)
+    parts = [rs.process(x[i : i + 4800]) for i in range(0, x.size, 4800)]
+    out = np.concatenate([*parts, rs.flush()])
+    assert out.size == ref.size == 32000
+    assert float(np.abs(out - ref).max()) < 1e-4

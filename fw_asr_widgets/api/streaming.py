@@ -26,6 +26,7 @@ is not an error: the runner reconnects, resuming, when more audio or `finish()` 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -46,7 +47,13 @@ from fw_asr_widgets.api._stream_protocol import (
     StreamProtocol,
 )
 from fw_asr_widgets.api._stream_runners import AsyncRunner, StreamOptions, ThreadRunner
-from fw_asr_widgets.audio import SAMPLE_RATE, float_to_pcm16, iter_decode, resample
+from fw_asr_widgets.audio import (
+    SAMPLE_RATE,
+    StreamResampler,
+    float_to_pcm16,
+    iter_decode,
+    resample,
+)
 from fw_asr_widgets.transcript import Transcript
 
 __all__ = [
@@ -160,6 +167,9 @@ class _StreamBase:
     ) -> None:
         self.model = model
         self.language = language
+        # One stateful resampler per input rate, so chunk edges leave no artefacts.
+        self._resamplers: dict[int, StreamResampler] = {}
+        self._resample_lock = threading.Lock()
         headers = {**config.headers, **config.auth_headers()}
         self._options = StreamOptions(
             url=stream_url(
@@ -229,6 +239,36 @@ class _StreamBase:
             f"audio={self.audio_seconds:.1f}s, segments={len(self.transcript.segments)})"
         )
 
+    def _pcm(self, audio: bytes | np.ndarray, sample_rate: int) -> bytes:
+        """PCM16 16 kHz for `send()`: other rates go through this stream's stateful resampler."""
+        if sample_rate == SAMPLE_RATE or sample_rate <= 0:
+            return to_pcm16(audio, sample_rate)
+        if isinstance(audio, bytes | bytearray | memoryview):
+            if len(audio) % 2:
+                raise ValueError("PCM16 audio must have an even number of bytes")
+            audio = np.frombuffer(bytes(audio), dtype="<i2")
+        if not isinstance(audio, np.ndarray):
+            raise TypeError(
+                f"audio must be bytes (PCM16 LE) or a numpy array, not {type(audio).__name__}"
+            )
+        if audio.ndim > 2 or audio.dtype.kind not in "iuf":
+            return to_pcm16(audio, sample_rate)  # raises the plain-language error
+        with self._resample_lock:
+            rs = self._resamplers.get(sample_rate)
+            if rs is None:
+                rs = self._resamplers[sample_rate] = StreamResampler(sample_rate)
+            out = rs.process(audio)
+        if not np.isfinite(out).all():
+            out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=-1.0)
+        return float_to_pcm16(out)
+
+    def _resampler_tails(self) -> bytes:
+        """What the resamplers still hold (a few ms), to send before the final trace."""
+        with self._resample_lock:
+            tails = [rs.flush() for rs in self._resamplers.values()]
+            self._resamplers.clear()
+        return b"".join(float_to_pcm16(t) for t in tails if t.size)
+
 
 class AsyncStream(_StreamBase):
     """A streaming session on asyncio; an async context manager and an async iterator.
@@ -252,7 +292,7 @@ class AsyncStream(_StreamBase):
     async def send(self, audio: bytes | np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> None:
         """Queue audio (PCM16 LE bytes or a numpy array at `sample_rate`); waits while the send
         queue is full (backpressure), never drops audio."""
-        await self._runner.send_pcm(to_pcm16(audio, sample_rate))
+        await self._runner.send_pcm(self._pcm(audio, sample_rate))
 
     async def trace(self, trace_id: str | None = None) -> str:
         """Send a trace marker; a `Checkpoint(trace_id)` event follows once it is processed."""
@@ -265,6 +305,9 @@ class AsyncStream(_StreamBase):
 
     async def finish(self, timeout: float | None = None) -> Transcript:
         """Flush, send the final trace, wait for the final state; return the transcript."""
+        tail = self._resampler_tails()
+        if tail:
+            await self._runner.send_pcm(tail)
         return await self._runner.finish(timeout)
 
     async def close(self) -> None:
@@ -312,7 +355,7 @@ class SyncStream(_StreamBase):
 
     def send(self, audio: bytes | np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> None:
         """Queue audio (PCM16 LE bytes or a numpy array at `sample_rate`); thread-safe."""
-        self._runner.send_pcm(to_pcm16(audio, sample_rate))
+        self._runner.send_pcm(self._pcm(audio, sample_rate))
 
     def trace(self, trace_id: str | None = None) -> str:
         """Send a trace marker; a `Checkpoint(trace_id)` event follows once it is processed."""
@@ -325,6 +368,9 @@ class SyncStream(_StreamBase):
 
     def finish(self, timeout: float | None = None) -> Transcript:
         """Flush, send the final trace, wait for the final state; return the transcript."""
+        tail = self._resampler_tails()
+        if tail:
+            self._runner.send_pcm(tail)
         return self._runner.finish(timeout)
 
     def close(self) -> None:
