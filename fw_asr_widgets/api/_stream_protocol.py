@@ -51,6 +51,8 @@ from fw_asr_widgets.transcript import Segment, Transcript, Word
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SAMPLE = 2
+MIN_FRAME_SAMPLES = 800
+"""50 ms at 16 kHz: the shortest audio frame the spec recommends."""
 DEFAULT_CHUNK_MS = 100.0
 FINAL_TRACE_ID = "final"
 SEAM_WINDOW_S = 2.0
@@ -202,6 +204,12 @@ class StreamProtocol:
         self.sample_rate = sample_rate
         self.chunk_samples = int(round(chunk_ms * sample_rate / 1000))
         self.chunk_bytes = self.chunk_samples * BYTES_PER_SAMPLE
+        # Audio is never held back for framing once there is enough for a frame: a rest of at
+        # least the spec's 50 ms minimum goes out as its own frame, a shorter rest rides on
+        # the last full frame of the same call. So a producer whose blocks do not line up
+        # with `chunk_ms` (a resampler's output, a 48 kHz microphone) never waits a block.
+        # Frames are between `min_bytes` and `chunk_bytes + min_bytes` long.
+        self.min_bytes = min(self.chunk_bytes, MIN_FRAME_SAMPLES * BYTES_PER_SAMPLE)
         self._buf = bytearray()
         self._produced = 0  # samples turned into frames
         self._written = 0  # samples handed to a socket
@@ -245,7 +253,16 @@ class StreamProtocol:
 
     def frames_for(self, nbytes: int) -> int:
         """How many frames `send_audio` of `nbytes` bytes will return now."""
-        return (len(self._buf) + nbytes) // self.chunk_bytes
+        return len(self._frame_sizes(len(self._buf) + nbytes))
+
+    def _frame_sizes(self, total: int) -> list[int]:
+        full, rest = divmod(total, self.chunk_bytes)
+        sizes = [self.chunk_bytes] * full
+        if rest >= self.min_bytes:
+            sizes.append(rest)
+        elif rest and sizes:
+            sizes[-1] += rest
+        return sizes
 
     def _audio_frame(self, data: bytes, now: float) -> Frame:
         self._produced += len(data) // BYTES_PER_SAMPLE
@@ -256,7 +273,8 @@ class StreamProtocol:
     def send_audio(
         self, pcm: bytes | bytearray | memoryview, now: float | None = None
     ) -> list[Frame]:
-        """Buffer PCM16 LE 16 kHz mono bytes; return the full chunks to send now."""
+        """Buffer PCM16 LE 16 kHz mono bytes; return the frames to send now: full chunks, the
+        rest as a frame of its own if it is 50 ms or more, else riding on the last chunk."""
         if self._finish_called:
             raise RuntimeError("the stream is finishing; no more audio can be sent")
         data = bytes(pcm)
@@ -265,12 +283,11 @@ class StreamProtocol:
         now = time.monotonic() if now is None else now
         self._buf += data
         frames: list[Frame] = []
-        cb = self.chunk_bytes
-        n_full = len(self._buf) // cb
-        for i in range(n_full):
-            frames.append(self._audio_frame(bytes(self._buf[i * cb : (i + 1) * cb]), now))
-        if n_full:
-            del self._buf[: n_full * cb]
+        pos = 0
+        for size in self._frame_sizes(len(self._buf)):
+            frames.append(self._audio_frame(bytes(self._buf[pos : pos + size]), now))
+            pos += size
+        del self._buf[:pos]
         return frames
 
     def _trace_frame(self, trace_id: str, pos: int, now: float) -> Frame:

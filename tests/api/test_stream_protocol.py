@@ -58,24 +58,31 @@ def written(p: StreamProtocol, seconds: float) -> bytes:
 
 # ----------------------------------------------------------------------------- framing
 def test_send_audio_chunks_at_100ms_and_buffers_the_rest() -> None:
+    """Full 100 ms chunks go out; a rest of 50 ms or more is a frame of its own, a shorter
+    rest rides on the last chunk of the same call; a lone rest under 50 ms waits."""
     p = StreamProtocol()
-    assert p.chunk_bytes == 3200
-    assert p.frames_for(3199) == 0
-    assert p.send_audio(b"\x00" * 3000) == []
-    assert p.frames_for(200) == 1
-    frames = p.send_audio(b"\x01" * 7000)
-    assert [len(f.data) for f in frames] == [3200, 3200, 3200]
-    assert [f.end_sample for f in frames] == [1600, 3200, 4800]
+    assert p.chunk_bytes == 3200 and p.min_bytes == 1600
+    assert p.frames_for(1599) == 0
+    assert p.send_audio(b"\x00" * 1000) == []
+    assert p.frames_for(600) == 1
+    frames = p.send_audio(b"\x01" * 9000)
+    assert [len(f.data) for f in frames] == [3200, 3200, 3600]
+    assert [f.end_sample for f in frames] == [1600, 3200, 5000]
     assert all(f.kind == "audio" for f in frames)
-    assert frames[0].data == b"\x00" * 3000 + b"\x01" * 200
-    assert p.samples_sent == 4800
+    assert frames[0].data == b"\x00" * 1000 + b"\x01" * 2200
+    assert p.samples_sent == 5000
+    assert p.send_audio(b"\x02" * 1400) == []  # 44 ms alone waits for more
+    frames = p.send_audio(b"\x03" * 4000)
+    assert [len(f.data) for f in frames] == [3200, 2200]
+    assert p.samples_sent == 7700
+    assert p.send_audio(b"\x04" * 400) == []
     tail = p.finish()
     assert [f.kind for f in tail] == ["audio", "trace"]
-    assert len(tail[0].data) == 10000 - 9600
+    assert len(tail[0].data) == 400
     msg = json.loads(tail[1].data)
     assert msg["object"] == "stt.input.trace" and msg["trace_id"] == "final"
     assert msg["event_id"]
-    assert tail[1].end_sample == 5000
+    assert tail[1].end_sample == 7900
     assert p.finish() == []
     with pytest.raises(RuntimeError):
         p.send_audio(b"\x00\x00")
@@ -100,15 +107,16 @@ def test_bad_audio_and_options_are_rejected() -> None:
 
 def test_trace_and_clear_frames() -> None:
     p = StreamProtocol()
-    written(p, 0.25)
+    written(p, 0.23)  # two whole chunks; the 30 ms rest rides on the second
+    p.send_audio(pcm(0.02))  # 20 ms alone stays buffered
     f = p.trace("t1")
     assert json.loads(f.data) == {
         "event_id": json.loads(f.data)["event_id"],
         "object": "stt.input.trace",
         "trace_id": "t1",
     }
-    assert f.end_sample == 3200  # after the two whole chunks; the partial stays buffered
-    assert p.pending_traces == {"t1": 3200}
+    assert f.end_sample == 3680  # after the frames sent; the buffered 20 ms is not flushed
+    assert p.pending_traces == {"t1": 3680}
     c = json.loads(p.clear("r1").data)
     assert c["object"] == "stt.state.clear" and c["reset_id"] == "r1"
     auto = p.trace()
