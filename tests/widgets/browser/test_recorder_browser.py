@@ -111,7 +111,9 @@ def test_recorder_live_transcript_jupyterlab(
     out = nb.kernel_exec(CORRELATION_PROBE.format(path=str(data_dir / "jfk.wav"), marker="CORR "))
     corr, windows, lag = out.split("CORR ", 1)[1].split()
     assert int(windows) >= 6, (corr, windows, lag)
-    assert float(corr) > 0.99, (corr, windows, lag)
+    # 0.99+ on a quiet machine, 0.98+ under load; altered audio (Chromium's voice processing
+    # left on) measured 0.53, so 0.95 separates a faithful capture from a broken one.
+    assert float(corr) > 0.95, (corr, windows, lag)
     assert wer(page_text) <= 0.25, page_text
     assert wer(live_text) < 1.0
     assert box.locator(".fw-seg.fw-partial").count() == 0
