@@ -16,6 +16,8 @@
 // are the THIRD argument). Python acknowledges cumulatively ({type:"ack", seq}); at most
 // `window` chunks are in flight, the rest wait here and are shown as backlog.
 // Capture state lives per widget (not per view): displaying the widget twice shows one recorder.
+// Each take has a generation number; worklet messages and the stop timer of an earlier take are
+// ignored once a new take has begun (a late 'flushed' or timer must never tear down new audio).
 
 const WORKLET_SOURCE = `
 const OUT_RATE = 16000;
@@ -132,6 +134,15 @@ function getWorkletUrl() {
   return workletUrl;
 }
 
+function closeQuietly(stream, ctx) {
+  try {
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+  } catch (_e) {}
+  try {
+    if (ctx && ctx.state !== 'closed') ctx.close();
+  } catch (_e) {}
+}
+
 function inVSCode() {
   try {
     return (
@@ -182,6 +193,8 @@ class Controller {
     this.state = 'idle'; // idle | opening | recording | stopping
     this.local = ''; // local status override (shown until the status trait changes)
     this.localIsError = false;
+    this.gen = 0; // take generation: bumped by every start()
+    this.stopTimer = null;
     this.reset();
     model.on('msg:custom', (msg) => this.onMessage(msg));
     model.on('change:status', () => {
@@ -196,6 +209,8 @@ class Controller {
   }
 
   reset() {
+    if (this.stopTimer) clearTimeout(this.stopTimer);
+    this.stopTimer = null;
     this.session = '';
     this.seq = 0;
     this.acked = -1;
@@ -231,6 +246,7 @@ class Controller {
   async start() {
     if (this.state !== 'idle') return;
     this.reset();
+    const gen = ++this.gen;
     if (!window.isSecureContext) {
       this.fail(
         'insecure',
@@ -248,56 +264,57 @@ class Controller {
     }
     this.state = 'opening';
     this.setLocal('Asking for the microphone…');
+    // Everything this attempt opens stays local until it is committed: a Stop (or a newer
+    // Start) while the browser is still asking must not be undone by this attempt finishing.
+    const stale = () => gen !== this.gen || this.state !== 'opening';
+    let stream = null;
+    let ctx = null;
     try {
-      this.stream = await navigator.mediaDevices.getUserMedia({
+      stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
       });
-    } catch (err) {
-      this.state = 'idle';
-      const [kind, msg] = micError(err);
-      this.fail(kind, msg);
-      return;
-    }
-    try {
-      const track = this.stream.getAudioTracks()[0];
+      if (stale()) throw new DOMException('stopped while opening', 'AbortError');
+      const track = stream.getAudioTracks()[0];
       const settings = (track && track.getSettings && track.getSettings()) || {};
-      let ctx;
       try {
         ctx = settings.sampleRate ? new AudioContext({ sampleRate: settings.sampleRate }) : new AudioContext();
       } catch (_e) {
         ctx = new AudioContext();
       }
-      this.ctx = ctx;
       await ctx.audioWorklet.addModule(getWorkletUrl());
-      this.source = ctx.createMediaStreamSource(this.stream);
-      this.node = new AudioWorkletNode(ctx, 'fw-resampler', {
+      if (stale()) throw new DOMException('stopped while opening', 'AbortError');
+      const source = ctx.createMediaStreamSource(stream);
+      const node = new AudioWorkletNode(ctx, 'fw-resampler', {
         numberOfInputs: 1,
         numberOfOutputs: 1,
         outputChannelCount: [1],
         processorOptions: { chunkMs: CHUNK_MS },
       });
-      this.mute = ctx.createGain();
-      this.mute.gain.value = 0;
-      this.source.connect(this.node);
-      this.node.connect(this.mute);
-      this.mute.connect(ctx.destination);
-      this.node.port.onmessage = (e) => this.onWorklet(e.data);
+      const mute = ctx.createGain();
+      mute.gain.value = 0;
+      source.connect(node);
+      node.connect(mute);
+      mute.connect(ctx.destination);
+      node.port.onmessage = (e) => this.onWorklet(e.data, gen);
       if (ctx.state !== 'running') await ctx.resume();
+      if (stale()) throw new DOMException('stopped while opening', 'AbortError');
+      Object.assign(this, { stream, ctx, source, node, mute });
       this.session = Math.random().toString(36).slice(2) + Date.now().toString(36);
       this.deviceRate = ctx.sampleRate;
       this.model.send({ type: 'start', session: this.session, device_rate: ctx.sampleRate, chunk_ms: CHUNK_MS });
       this.state = 'recording';
       this.setLocal('');
     } catch (err) {
-      this.teardownAudio();
+      closeQuietly(stream, ctx);
+      if (stale()) return; // stopped or restarted meanwhile: nothing to report
       this.state = 'idle';
       const [kind, msg] = micError(err);
       this.fail(kind, msg);
     }
   }
 
-  onWorklet(data) {
-    if (!data) return;
+  onWorklet(data, gen) {
+    if (!data || gen !== this.gen) return; // a message from an earlier take's worklet
     if (data.type === 'chunk') {
       if (this.state !== 'recording' && this.state !== 'stopping') return;
       const n = data.pcm.byteLength / 2;
@@ -336,6 +353,7 @@ class Controller {
   onMessage(msg) {
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'ack') {
+      if (msg.session && msg.session !== this.session) return; // an earlier take's ack
       if (msg.seq > this.acked) this.acked = msg.seq;
       this.pump();
       this.notify();
@@ -362,9 +380,11 @@ class Controller {
       this.teardownAudio();
       this.pump();
     }
-    // If the worklet never answers (context suspended), stop anyway.
-    setTimeout(() => {
-      if (!this.flushed) {
+    // If the worklet never answers (context suspended), stop anyway; only this take's stop.
+    const gen = this.gen;
+    this.stopTimer = setTimeout(() => {
+      this.stopTimer = null;
+      if (gen === this.gen && !this.flushed) {
         this.flushed = true;
         this.teardownAudio();
         this.pump();

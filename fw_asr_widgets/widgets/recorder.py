@@ -7,7 +7,8 @@ The browser captures the microphone with an AudioWorklet (``recorder.js``), whic
                  {"type": "audio", "session": str, "seq": int, "sample_rate": 16000} + [pcm16]
                  {"type": "stop", "session": str, "last_seq": int}
                  {"type": "client_error", "kind": str, "message": str}
-    Python → JS  {"type": "ack", "seq": int}          every chunk up to `seq` has arrived
+    Python → JS  {"type": "ack", "session": str, "seq": int}
+                                                        every chunk up to `seq` has arrived
                  {"type": "stop"}                       stop the microphone (Python asked)
                  {"type": "busy", "message": str}       another view/tab is recording
 
@@ -128,7 +129,9 @@ class Recorder(FwWidget):
         language: str | None = "en",
         **stream_params: Any,
     ) -> None:
-        super().__init__()
+        # `instance_id` must be in the state the comm opens with: the page's initialize() files
+        # the shared controller under it before any later update arrives.
+        super().__init__(instance_id=uuid.uuid4().hex)
         self.client = resolve_client(client)
         self.model = model
         self.language = language
@@ -138,7 +141,6 @@ class Recorder(FwWidget):
         self._lock = threading.RLock()
         self._ui = Throttle(UI_INTERVAL)
         self._closed = False
-        self.instance_id = uuid.uuid4().hex
         self.model_label = model + (f" · {language}" if language else "")
         self.status = READY
         self.on_msg(self._on_msg)
@@ -255,13 +257,15 @@ class Recorder(FwWidget):
                 params["language"] = self.language
             take = _Take(session=session, params=params)
             self._take = take
+            # Under the lock: an earlier take's feeder ending now cannot slip a stale
+            # `recording = False` in after this (see `_feed`'s finally).
+            with self.batch():
+                self.recording = True
+                self.segments = []
+                self.partial_text = ""
+                self.elapsed = 0.0
+                self.level = 0.0
         self._archive_previous(current)
-        with self.batch():
-            self.recording = True
-            self.segments = []
-            self.partial_text = ""
-            self.elapsed = 0.0
-            self.level = 0.0
         self.set_status("Connecting to the transcription engine…")
         take.thread = threading.Thread(
             target=self._feed, args=(take,), name="fw-recorder-feed", daemon=True
@@ -324,7 +328,7 @@ class Recorder(FwWidget):
             take.dirty = True
         take.queue.put(data)
         if take.received % ACK_EVERY == 0:
-            self._send_safe({"type": "ack", "seq": seq})
+            self._send_safe({"type": "ack", "session": take.session, "seq": seq})
 
     def _on_stop(self, content: dict[str, Any]) -> None:
         take = self._take
@@ -336,7 +340,7 @@ class Recorder(FwWidget):
         last = content.get("last_seq")
         if isinstance(last, int) and last >= take.next_seq:
             take.gaps.append((take.next_seq, last + 1))
-        self._send_safe({"type": "ack", "seq": take.next_seq - 1})
+        self._send_safe({"type": "ack", "session": take.session, "seq": take.next_seq - 1})
         self._end_take(take)
 
     def _on_client_error(self, content: dict[str, Any]) -> None:
@@ -355,9 +359,10 @@ class Recorder(FwWidget):
             if take.stopping:
                 return
             take.stopping = True
+            if self._take is take:
+                with self.batch():
+                    self.recording = False
         take.queue.put(None)
-        with self.batch():
-            self.recording = False
         if not take.failed and take.thread is not None and take.thread.is_alive():
             self.set_status("Finishing the transcript…")
 
@@ -413,9 +418,9 @@ class Recorder(FwWidget):
                     stream.close()
             with self._lock:
                 take.stopping = True
-            if self._take is take:
-                with self.batch():
-                    self.recording = False
+                if self._take is take:
+                    with self.batch():
+                        self.recording = False
             take.done.set()
 
     def _summary(self, take: _Take) -> str:
