@@ -17,6 +17,11 @@ Decisions where the Fireworks behaviour is unverified:
 - With `language=None`: if the multilingual model is installed, the language is detected on
   the first piece (Whisper base) and English audio is then decoded by tiny.en; without it,
   English is assumed.
+
+Cancellation: `transcribe_file(..., cancel=event)` checks the event before every piece and
+after every decoded segment (about one 30 s Whisper window) and raises `JobCancelled`; the
+server sets it when the client disconnects, so an abandoned long file frees its slot within
+about one window's decode time.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 
@@ -46,6 +51,19 @@ NO_SPEECH_THRESHOLD = 0.6
 
 class EngineInputError(ValueError):
     """The request cannot be served by the local models (e.g. multilingual model missing)."""
+
+
+class JobCancelled(Exception):
+    """The job's `cancel` event was set (its client went away); nothing was returned."""
+
+
+class _Cancel(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def _check(cancel: _Cancel | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise JobCancelled("the job was cancelled")
 
 
 @dataclass(frozen=True)
@@ -139,6 +157,7 @@ def _decode_piece(
     opts: FileOptions,
     language: str | None,
     first_id: int,
+    cancel: _Cancel | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Transcribe one piece; return Fireworks segment dicts (times offset) and the language."""
     kwargs: dict[str, Any] = {
@@ -154,7 +173,8 @@ def _decode_piece(
     segments, info = model.transcribe(piece, **kwargs)
     lang = language or info.language
     out: list[dict[str, Any]] = []
-    for seg in segments:
+    for seg in segments:  # lazy: each step decodes one Whisper window
+        _check(cancel)
         text = seg.text.strip()
         if not text:
             continue
@@ -220,11 +240,14 @@ def transcribe_file(
     load_model: Callable[[str], Any] = models.load,
     piece_seconds: float = PIECE_SECONDS,
     search_seconds: float = SEARCH_SECONDS,
+    cancel: _Cancel | None = None,
 ) -> FileResult:
     """Decode and transcribe `source` piece by piece; raise `AudioDecodeError` if undecodable.
 
     `keep_audio=True` also returns the whole 16 kHz float32 signal (for diarization).
     Empty, zero-length or silent audio gives an empty transcript, not an error.
+    `cancel` (e.g. a `threading.Event`): once set, `JobCancelled` is raised at the next piece
+    or decoded segment.
     """
     model_name = choose_model(opts.task, opts.language)
     language = opts.language
@@ -236,6 +259,7 @@ def transcribe_file(
     for offset, piece in iter_pieces(
         blocks, piece_seconds=piece_seconds, search_seconds=search_seconds
     ):
+        _check(cancel)
         n_pieces += 1
         total += piece.size
         if keep_audio:
@@ -249,7 +273,7 @@ def transcribe_file(
             language = detected or "en"
             model_name = models.ENGLISH if language == "en" else models.MULTILINGUAL
         model = load_model(model_name)
-        segs, lang = _decode_piece(model, piece, offset, opts, language, len(segments))
+        segs, lang = _decode_piece(model, piece, offset, opts, language, len(segments), cancel)
         if language is None and lang:
             language = lang
         segments.extend(segs)

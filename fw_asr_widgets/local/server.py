@@ -27,10 +27,14 @@ The local model that served a request is named in the response header `x-fw-asr-
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
 import hmac
 import logging
 import math
 import re
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +71,8 @@ ALIGNMENT_MODELS = ("tdnn_ffn", "mms_fa", "gentle")
 PREPROCESSING = ("none", "dynamic", "soft_dynamic", "bass_dynamic")
 GRANULARITIES = ("word", "segment")
 MULTIPART_SLACK = 1024 * 1024
+DISCONNECT_POLL_SECONDS = 0.2
+"""How often a running job checks whether its client is still connected."""
 """Bytes allowed on top of `max_upload_bytes` for the multipart framing and text fields."""
 
 
@@ -256,6 +262,7 @@ class JobSlots:
         self.retry_after = retry_after
         self.in_flight = 0
         self.active = 0
+        self.cancelled = 0
         self._sem: asyncio.Semaphore | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -278,16 +285,43 @@ class JobSlots:
     def leave(self) -> None:
         self.in_flight -= 1
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn(*args)` in a worker thread once a running slot is free."""
+    async def run(self, fn: Callable[..., Any], *args: Any, request: Request | None = None) -> Any:
+        """Run `fn(*args, cancel=event)` in a worker thread once a running slot is free.
+
+        With `request`, its connection is watched while the job waits and runs: when the
+        client disconnects, the event is set (the engine stops at its next check) and the
+        job ends with `JobCancelled`, freeing the slot for the next request.
+        """
         import anyio.to_thread
 
-        async with self._semaphore():
-            self.active += 1
-            try:
-                return await anyio.to_thread.run_sync(fn, *args)
-            finally:
-                self.active -= 1
+        cancel = threading.Event()
+        watcher = asyncio.create_task(_watch_disconnect(request, cancel)) if request else None
+        try:
+            async with self._semaphore():
+                if cancel.is_set():  # gone while queued: never started
+                    raise engine.JobCancelled("the client went away before the job started")
+                self.active += 1
+                try:
+                    job = functools.partial(fn, cancel=cancel)
+                    return await anyio.to_thread.run_sync(job, *args)
+                finally:
+                    self.active -= 1
+        except engine.JobCancelled:
+            self.cancelled += 1
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+
+async def _watch_disconnect(request: Request, cancel: threading.Event) -> None:
+    """Set `cancel` when the client of `request` disconnects (polled every 0.2 s)."""
+    with contextlib.suppress(asyncio.CancelledError):
+        while not cancel.is_set():
+            if await request.is_disconnected():
+                cancel.set()
+                return
+            await asyncio.sleep(DISCONNECT_POLL_SECONDS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -684,6 +718,7 @@ def _openapi_extra(props: dict[str, Any], required: tuple[str, ...] = ("file",))
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app of the embedded engine, configured by `settings`."""
     settings = settings or Settings()
+    install_denial_log_filter()
     app = FastAPI(
         title="fw-asr-widgets embedded engine",
         version="1",
@@ -729,6 +764,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "status": "ok",
             "jobs_running": slots.active,
             "jobs_in_flight": slots.in_flight,
+            "jobs_cancelled": slots.cancelled,
             "streams_open": streams["open"],
             "multilingual": models.multilingual_available(),
         }
@@ -769,7 +805,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     )
                 upload.file.seek(0)
                 try:
-                    result = await slots.run(_run_file, upload.file, req)
+                    result = await slots.run(_run_file, upload.file, req, request=request)
+                except engine.JobCancelled:
+                    raise ApiError(
+                        499, "the client closed the connection; the job was cancelled", "cancelled"
+                    ) from None
                 except AudioDecodeError as exc:
                     raise _bad(decode_error_message(upload.filename, exc)) from None
                 except engine.EngineInputError as exc:
@@ -872,12 +912,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _run_file(fileobj: Any, req: FileRequest) -> engine.FileResult:
+def _run_file(
+    fileobj: Any, req: FileRequest, *, cancel: threading.Event | None = None
+) -> engine.FileResult:
     """Worker-thread body: transcribe (or align), then diarize if asked."""
     if req.task == "align":
         return engine.align_file(fileobj, req.align_text or "")
-    result = engine.transcribe_file(fileobj, req.options, keep_audio=req.diarize)
+    result = engine.transcribe_file(fileobj, req.options, keep_audio=req.diarize, cancel=cancel)
     if req.diarize:
+        if cancel is not None and cancel.is_set():
+            raise engine.JobCancelled("the job was cancelled")
         from fw_asr_widgets.local.diarize import diarize_response
 
         assert result.audio is not None
@@ -939,7 +983,36 @@ async def _deny(
     headers: dict[str, str] | None = None,
 ) -> None:
     """Refuse a WebSocket before the handshake: HTTP `status` + error body, else close 1008."""
+    _WS_DENIED.set(True)
     try:
         await websocket.send_denial_response(error_response(status, message, type, headers))
     except RuntimeError:
         await websocket.close(code=1008, reason=message[:120])
+
+
+_WS_DENIED: contextvars.ContextVar[bool] = contextvars.ContextVar("fw_ws_denied", default=False)
+
+
+class _DenialLogFilter(logging.Filter):
+    """Drop uvicorn's "returned without completing handshake" error after a denial response.
+
+    uvicorn's websockets-sansio protocol logs that error whenever the app ends a connection
+    with a `websocket.http.response` (a 401/404/429 refusal, which is deliberate here). The
+    app runs in the connection's task, so `_WS_DENIED` set by `_deny` is still visible when
+    uvicorn logs; any other cause of the message is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            _WS_DENIED.get() and str(record.msg).startswith("ASGI callable returned without")
+        )
+
+
+_denial_filter = _DenialLogFilter()
+
+
+def install_denial_log_filter() -> None:
+    """Attach `_DenialLogFilter` to uvicorn's error logger (idempotent)."""
+    logger = logging.getLogger("uvicorn.error")
+    if _denial_filter not in logger.filters:
+        logger.addFilter(_denial_filter)

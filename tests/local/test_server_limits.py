@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +70,30 @@ def test_missing_and_wrong_key_are_401_then_right_key_works(keyed: ServerHandle)
     assert httpx.get(url + "/health").status_code == 200  # liveness stays open
 
 
-def test_websocket_auth_before_accept(keyed: ServerHandle) -> None:
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def uvicorn_errors() -> Iterator[list[logging.LogRecord]]:
+    """What uvicorn logs at ERROR during the test (its loggers do not reach caplog)."""
+    handler = _Records()
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_websocket_auth_before_accept(
+    keyed: ServerHandle, uvicorn_errors: list[logging.LogRecord]
+) -> None:
     ws_url = keyed.url.replace("http://", "ws://") + "/v1/audio/transcriptions/streaming"
     with pytest.raises(InvalidStatus) as info:
         connect(ws_url, open_timeout=10)
@@ -94,6 +118,9 @@ def test_websocket_auth_before_accept(keyed: ServerHandle) -> None:
     for url, hdrs in ((ws_url, headers), (ws_url + f"?Authorization={KEY}", {})):
         with connect(url, additional_headers=hdrs, open_timeout=30) as ws:
             assert ws.protocol.state.name == "OPEN"
+    # Refusals are deliberate: the server log stays free of uvicorn's handshake error.
+    errors = [r.getMessage() for r in uvicorn_errors if r.levelno >= logging.ERROR]
+    assert errors == []
 
 
 def test_upload_caps_413(keyed: ServerHandle) -> None:
@@ -163,6 +190,96 @@ def test_queue_full_is_429_with_retry_after() -> None:
         assert result["r"].status_code == 200, result["r"].text
         again = httpx.post(handle.url + TRANSCRIBE, files={"file": ("s.wav", audio)})
         assert again.status_code == 200
+
+
+def _long_speech_wav(data_dir: Path, repeats: int) -> bytes:
+    """jfk.wav repeated: speech throughout, so every Whisper window has words to decode."""
+    with wave.open(str(data_dir / "jfk.wav")) as w:
+        frames, rate = w.readframes(w.getnframes()), w.getframerate()
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames * repeats)
+    return buf.getvalue()
+
+
+def _wait_idle(url: str, timeout: float = 60) -> dict[str, Any]:
+    for _ in range(int(timeout / 0.1)):
+        health: dict[str, Any] = httpx.get(url + "/health").json()
+        if health["jobs_in_flight"] == 0:
+            return health
+        time.sleep(0.1)
+    raise AssertionError(f"jobs still in flight after {timeout} s: {health}")
+
+
+def test_jobs_of_disconnected_clients_are_cancelled(data_dir: Path) -> None:
+    """A client that gives up (cell interrupted, timeout) frees the engine for the next one.
+
+    Two 2.75-minute files on one job slot: the first client leaves mid-decode, the second
+    while still queued. Both jobs are cancelled instead of decoding for nobody, and the
+    engine then serves the next request normally.
+    """
+    audio = _long_speech_wav(data_dir, 15)
+    with serve(max_concurrent_jobs=1, max_queued_jobs=2) as handle:
+        url = handle.url
+
+        def give_up_after(seconds: float) -> None:
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.post(
+                    url + TRANSCRIBE,
+                    files={"file": ("long.wav", audio)},
+                    data={"response_format": "verbose_json"},
+                    timeout=httpx.Timeout(30, read=seconds),
+                )
+
+        first = threading.Thread(target=give_up_after, args=(3.0,))
+        first.start()
+        for _ in range(300):
+            if httpx.get(url + "/health").json()["jobs_running"] == 1:
+                break
+            threading.Event().wait(0.02)
+        give_up_after(1.0)  # queued behind the first, gone before its turn
+        first.join(60)
+        health = _wait_idle(url)
+        assert health["jobs_cancelled"] == 2, health
+        assert health["jobs_running"] == 0
+
+        r = httpx.post(
+            url + TRANSCRIBE,
+            files={"file": ("jfk.wav", (data_dir / "jfk.wav").read_bytes())},
+            timeout=60,
+        )
+        assert r.status_code == 200 and "country" in r.json()["text"]
+        assert httpx.get(url + "/health").json()["jobs_cancelled"] == 2
+
+
+def test_interrupted_client_call_cancels_the_engine_job(data_dir: Path) -> None:
+    """Interrupting `transcribe()` (what a notebook's Stop button does) stops the decode too."""
+    import asyncio
+
+    from fw_asr_widgets import AsyncClient
+
+    audio = _long_speech_wav(data_dir, 15)
+
+    async def interrupt(url: str) -> None:
+        async with AsyncClient(base_url=url) as client:
+            task = asyncio.create_task(client.transcribe(audio))
+            for _ in range(300):
+                async with httpx.AsyncClient() as h:
+                    if (await h.get(url + "/health")).json()["jobs_running"] == 1:
+                        break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    with serve(max_concurrent_jobs=1) as handle:
+        asyncio.run(interrupt(handle.url))
+        health = _wait_idle(handle.url)
+        assert health["jobs_cancelled"] == 1, health
 
 
 def test_non_loopback_requires_key_and_loopback_detection() -> None:
