@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fw_asr_widgets.api import _sync
 from fw_asr_widgets.api._stream_protocol import (
     Checkpoint,
     Closed,
@@ -538,8 +539,8 @@ class _ThreadFrameQueue:
         return self.closed or not self._dq or len(self._dq) + n <= self.maxsize
 
     def wait_room(self, n: int, timeout: float | None) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._fits(n), timeout)
+        with self._cond:  # the caller's thread: interruptible (Ctrl-C while sending)
+            return _sync.wait_for(self._cond, lambda: self._fits(n), timeout)
 
     def extend(self, frames: Sequence[Frame]) -> None:
         with self._cond:
@@ -791,7 +792,7 @@ class ThreadRunner(_RunnerBase):
                 self._queue.wait_room(len(frames), None)
                 self._queue.extend(frames)
         if self._thread is not None:
-            self._thread.join(timeout)
+            _sync.join(self._thread, timeout)
             if self._thread.is_alive():
                 self.close()
                 raise APITimeoutError(f"the server did not finish the stream within {timeout} s")
@@ -809,7 +810,7 @@ class ThreadRunner(_RunnerBase):
                 ws.close()
         t = self._thread
         if t is not None and t is not threading.current_thread():
-            t.join()
+            _sync.join(t)
         if self.state == "new":
             self.state = "closed"
 
@@ -823,7 +824,7 @@ class ThreadRunner(_RunnerBase):
                 if not self._events:
                     if self._thread is None:
                         return
-                    if not self._event_cond.wait_for(lambda: bool(self._events), timeout):
+                    if not _sync.wait_for(self._event_cond, lambda: bool(self._events), timeout):
                         return
                 ev = self._events.popleft()
             yield ev

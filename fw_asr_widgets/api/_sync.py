@@ -7,7 +7,10 @@ The calling thread's own loop (if any) is never touched, so this works from plai
 from inside `asyncio.run(...)`, and from a Jupyter cell alike.
 
 Interrupting the wait (Ctrl-C, the notebook's stop button) cancels the coroutine on the
-private loop before re-raising.
+private loop before re-raising. Every blocking wait here is cut into `WAIT_SLICE` steps:
+a plain `Future.result()` or `Thread.join()` with no timeout does not wake for a simulated
+interrupt (`_thread.interrupt_main()`, what Windows kernels send) and so would block until
+the work ended by itself.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+WAIT_SLICE = 0.1
+"""Longest uninterruptible step of a blocking wait, in seconds."""
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -60,10 +67,38 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise RuntimeError("a sync Client method was called from the client's own event loop")
     fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, get_loop())
     try:
-        return fut.result()
+        while True:
+            try:
+                return fut.result(timeout=WAIT_SLICE)
+            except TimeoutError:
+                if fut.done():  # the coroutine itself raised TimeoutError
+                    raise
     except BaseException:
         fut.cancel()
         raise
+
+
+def wait_for(
+    cond: threading.Condition, predicate: Callable[[], bool], timeout: float | None
+) -> bool:
+    """`cond.wait_for(predicate, timeout)` in interruptible slices (hold `cond` to call it)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+        if step <= 0:
+            return predicate()
+        if cond.wait_for(predicate, step):
+            return True
+
+
+def join(thread: threading.Thread, timeout: float | None = None) -> None:
+    """`thread.join(timeout)` in interruptible slices."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while thread.is_alive():
+        step = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+        if step <= 0:
+            return
+        thread.join(step)
 
 
 def iterate(agen: AsyncIterator[T]) -> Iterator[T]:

@@ -251,3 +251,26 @@ def test_stream_url_and_headers_hold_no_key_in_the_url() -> None:
     assert stream_url(default, model="whisper-v3-turbo").startswith(
         "wss://audio-streaming-turbo.us-virginia-1.direct.fireworks.ai/v1/audio/"
     )
+
+
+def test_ctrl_c_breaks_out_of_waiting_for_events(config: ClientConfig, data_dir: Path) -> None:
+    """`for ev in stream:` with nothing coming is interruptible (Ctrl-C, notebook stop)."""
+    import _thread
+
+    with open_sync_stream(config, language="en") as stream:
+        stream.poll()  # whatever arrived on connect
+        interrupt = threading.Timer(0.5, _thread.interrupt_main)  # as Windows kernels do
+        # Were the wait not interruptible, closing the stream ends the loop: DID NOT RAISE.
+        fallback = threading.Timer(10.0, stream.close)
+        interrupt.start()
+        fallback.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                for _ in stream:
+                    pass
+        finally:
+            interrupt.cancel()
+            fallback.cancel()
+        # The stream is still usable after the interrupt: audio in, transcript out.
+        stream.send(decode(data_dir / "jfk.wav"))
+        assert wer(stream.finish(timeout=120).text) <= 0.25

@@ -282,6 +282,35 @@ def test_interrupted_client_call_cancels_the_engine_job(data_dir: Path) -> None:
         assert health["jobs_cancelled"] == 1, health
 
 
+def test_ctrl_c_in_sync_transcribe_cancels_the_engine_job(data_dir: Path) -> None:
+    """Ctrl-C (a notebook's interrupt) in the blocking `Client.transcribe()` stops the decode."""
+    import _thread
+
+    from fw_asr_widgets import Client
+
+    audio = _long_speech_wav(data_dir, 15)
+    with serve(max_concurrent_jobs=1) as handle, Client(base_url=handle.url) as client:
+
+        def interrupt_when_running() -> None:
+            for _ in range(500):
+                if httpx.get(handle.url + "/health").json()["jobs_running"] == 1:
+                    break
+                time.sleep(0.02)
+            time.sleep(0.5)
+            _thread.interrupt_main()  # SIGINT's effect: KeyboardInterrupt in the main thread
+
+        t = threading.Thread(target=interrupt_when_running)
+        t.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                client.transcribe(audio)
+        finally:
+            t.join(30)
+        health = _wait_idle(handle.url)
+        assert health["jobs_cancelled"] == 1, health
+        assert "country" in client.transcribe(data_dir / "jfk.wav").text
+
+
 def test_non_loopback_requires_key_and_loopback_detection() -> None:
     with pytest.raises(ValueError, match="API key"):
         serve(host="0.0.0.0")
