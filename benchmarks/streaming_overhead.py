@@ -154,10 +154,11 @@ def child_bare(url: str, n: int) -> list[float]:
     return asyncio.run(main())
 
 
-def _resample_cost(n: int) -> tuple[list[float], int]:
+def _resample_cost(n: int, gap: float = 0.0) -> tuple[list[float], int]:
     """The client's conversion alone (48 kHz float32 → 16 kHz PCM16 through its stateful
-    resampler) per 100 ms chunk, in this process; and the output samples the filter holds
-    back at a chunk's end."""
+    resampler) per 100 ms chunk, in this process, back to back or with `gap` seconds idle
+    before each chunk (as in the stream); and the output samples the filter holds back at
+    the first chunk's end."""
     from fw_asr_widgets.audio import StreamResampler, float_to_pcm16
 
     chunks = _chunks(20)
@@ -165,6 +166,8 @@ def _resample_cost(n: int) -> tuple[list[float], int]:
     held = len(chunks[0]) // 3 - rs.process(chunks[0]).size
     out = []
     for i in range(n):
+        if gap:
+            time.sleep(gap)
         t0 = time.perf_counter()
         float_to_pcm16(rs.process(chunks[i % len(chunks)]))
         out.append(time.perf_counter() - t0)
@@ -181,6 +184,7 @@ def run(quick: bool) -> FigureResult:
         proto = run_child("benchmarks.streaming_overhead:child_ours", url, n, "bytes16k")
     b50, b99 = percentile(bare, 50), percentile(bare, 99)
     conv, held = _resample_cost(200 if quick else 1000)
+    conv_idle, _ = _resample_cost(100 if quick else 500, INTERVAL_S)
     for label, lat in (
         ("numpy 48 kHz → frame sent (AsyncStream)", ours),
         ("numpy 48 kHz → frame sent (SyncStream, notebook path)", sync),
@@ -216,9 +220,13 @@ def run(quick: bool) -> FigureResult:
     res.notes.append(
         f"Resampling alone (4,800 float32 samples at 48 kHz → PCM16 at 16 kHz through the "
         f"client's stateful soxr resampler, timed in the parent) takes p50 "
-        f"{fmt_s(percentile(conv, 50))} / p99 {fmt_s(percentile(conv, 99))} per chunk in this "
-        f"run. With bytes already at 16 kHz (protocol-only row) the client is level with the "
-        f"bare loop; the numpy path adds p50 {fmt_s(extra)} over that row, the conversion being "
-        "the only extra work on that path."
+        f"{fmt_s(percentile(conv, 50))} / p99 {fmt_s(percentile(conv, 99))} per chunk back to "
+        f"back, but p50 {fmt_s(percentile(conv_idle, 50))} / p99 "
+        f"{fmt_s(percentile(conv_idle, 99))} with {INTERVAL_S * 1e3:.0f} ms idle before each "
+        "chunk, as in the stream: after an idle gap the CPU's caches are cold and any numeric "
+        "work costs several times its back-to-back time. With bytes already at 16 kHz "
+        f"(protocol-only row) the client is level with the bare loop; the numpy path adds p50 "
+        f"{fmt_s(extra)} over that row, which is the conversion's cold cost; the conversion "
+        "is the only extra work on that path."
     )
     return res
