@@ -20,7 +20,9 @@ Decisions:
   end keeps at most `WINDOW` chunks in flight and shows the rest as backlog.
 - A sequence gap (chunks lost in transit) is reported on the status line and counted in
   `gaps`; the stream simply continues (no silence is inserted). Repeated or stale chunks are
-  ignored. Chunks of another session (a second tab) are refused with a "busy" message.
+  ignored. Chunks of another session (a second tab) are refused with a "busy" message,
+  unless the recording take has sent no audio for `STALE_SECONDS` (its page was reloaded or
+  closed mid-take): then the new Start ends that take, keeping what it recorded, and begins.
 - Each Start begins a new take: `transcript` and `audio` describe the latest take; finished
   earlier takes stay in `takes`.
 - Traits are updated at most ~10 times a second, from the feeder thread.
@@ -32,6 +34,7 @@ import contextlib
 import math
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,6 +62,8 @@ UI_INTERVAL = 0.1
 """Minimum seconds between trait updates from the feeder (~10 Hz)."""
 MAX_CHUNK_BYTES = SAMPLE_RATE * 2 * 2
 """Largest accepted audio chunk: 2 s of PCM16 (the front end sends 100 ms)."""
+STALE_SECONDS = 3.0
+"""A take with no audio for this long is abandoned (page gone): a Start elsewhere ends it."""
 
 READY = "Ready. Press Start to record from your microphone."
 
@@ -94,6 +99,7 @@ class _Take:
     thread: threading.Thread | None = None
     level: float = 0.0
     dirty: bool = False
+    last_audio: float = field(default_factory=time.monotonic)
 
 
 class Recorder(FwWidget):
@@ -240,23 +246,29 @@ class Recorder(FwWidget):
         if self._closed:
             self.set_error("This recorder was closed; create a new Recorder().")
             return
+        abandoned = False
         with self._lock:
             current = self._take
             if current is not None and not current.stopping:
-                if current.session != session:
+                if current.session == session:
+                    return  # a repeated start of the running take
+                if time.monotonic() - current.last_audio < STALE_SECONDS:
                     self._send_safe(
                         {
                             "type": "busy",
                             "message": "Already recording in another view; stop it there first.",
                         }
                     )
-                return
+                    return
+                abandoned = True  # its page went away mid-take (reload, closed tab)
             params = dict(self.stream_params)
             params["model"] = self.model
             if self.language is not None:
                 params["language"] = self.language
             take = _Take(session=session, params=params)
             self._take = take
+            if abandoned and current is not None:
+                self._end_take(current)  # finishes its transcript; `recording` is the new take's
             # Under the lock: an earlier take's feeder ending now cannot slip a stale
             # `recording = False` in after this (see `_feed`'s finally).
             with self.batch():
@@ -266,7 +278,12 @@ class Recorder(FwWidget):
                 self.elapsed = 0.0
                 self.level = 0.0
         self._archive_previous(current)
-        self.set_status("Connecting to the transcription engine…")
+        self.set_status(
+            "The previous take had stopped sending audio (page reloaded?); it was ended and kept "
+            "in recorder.takes. Connecting to the transcription engine…"
+            if abandoned
+            else "Connecting to the transcription engine…"
+        )
         take.thread = threading.Thread(
             target=self._feed, args=(take,), name="fw-recorder-feed", daemon=True
         )
@@ -323,6 +340,7 @@ class Recorder(FwWidget):
             take.chunks.append(pcm)
             take.next_seq = seq + 1
             take.received += 1
+            take.last_audio = time.monotonic()
             take.samples += pcm.size
             take.level = level_of(pcm)
             take.dirty = True

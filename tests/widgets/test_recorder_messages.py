@@ -248,6 +248,45 @@ def test_bad_chunks_and_second_session(local_server: Any) -> None:
     assert _stream_threads() == []
 
 
+def test_start_takes_over_a_take_whose_page_went_away(
+    local_server: Any, jfk_pcm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page reloaded mid-take: its audio stops; a Start from the new page ends that take."""
+    from fw_asr_widgets.widgets import recorder as recorder_mod
+
+    rec = Captured(Recorder(client=Client(base_url=local_server.url)))
+    r = rec.recorder
+    chunks = _chunks(jfk_pcm)
+    rec.start("old")
+    for seq, c in enumerate(chunks[:40]):  # 4 s, then the page is gone (no stop message)
+        rec.audio(seq, c, session="old")
+    old_take = r._take
+
+    rec.start("new")  # audio was fresh: still refused
+    assert rec.sent[-1]["type"] == "busy" and r._take is old_take
+
+    monkeypatch.setattr(recorder_mod, "STALE_SECONDS", 0.0)
+    rec.start("new")  # nothing from "old" since: it is ended, kept, and "new" records
+    assert r._take is not old_take and r.recording
+    assert "previous take" in r.status
+    for seq, c in enumerate(chunks[40:]):
+        rec.audio(seq, c, session="new")
+    rec.audio(40, chunks[0], session="old")  # a straggler from the old page is refused
+    assert rec.sent[-1]["type"] == "busy"
+    rec.stop(len(chunks) - 41, session="new")
+    tr = r.wait(120)
+    assert old_take.done.wait(120)
+    for _ in range(100):  # the old take is archived once its final transcript is in
+        if r.takes:
+            break
+        time.sleep(0.05)
+    r.close()
+    assert len(r.takes) == 1 and "americans" in r.takes[0].text.lower()
+    assert r.audio.size == sum(len(c) for c in chunks[40:]) // 2
+    assert "country" in tr.text.lower()
+    assert _stream_threads() == []
+
+
 def test_level_scale() -> None:
     assert level_of(np.zeros(1600, dtype=np.int16)) == 0.0
     full = np.full(1600, 32767, dtype=np.int16)

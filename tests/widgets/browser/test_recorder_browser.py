@@ -11,6 +11,7 @@ import jiwer
 import pytest
 
 from tests.conftest import JFK_REFERENCE
+from tests.widgets.browser.conftest import _FIND_PANEL_JS
 
 pytestmark = pytest.mark.browser
 
@@ -245,6 +246,42 @@ def test_recorder_second_take_after_stop_from_another_view(
     nb.wait_kernel("recorder._take.done.is_set()", lambda v: v is True, timeout=60)
     assert nb.kernel_json("recorder.error") == ""
     assert nb.kernel_json("len(recorder.transcript.text.split()) > 3") is True
+
+
+def test_recorder_after_page_reload_mid_take(
+    new_page: Callable[..., object], open_notebook: Callable[..., object], data_dir: Path
+) -> None:
+    """Reloading the page while recording: shown again, Start works and the old take is kept."""
+    from fw_asr_widgets.widgets.recorder import STALE_SECONDS
+
+    page = new_page(data_dir / "jfk.wav", loop=True)
+    nb = open_notebook(page, RECORDER_CELLS)
+    page.locator(".fw-recorder .fw-rec-toggle").click()
+    nb.wait_kernel("recorder.elapsed", lambda v: v >= 2.0, timeout=30)
+    nb.kernel_exec("_take1 = recorder._take")
+
+    page.reload()  # the page's microphone and controller are gone; no stop was sent
+    page.wait_for_function(_FIND_PANEL_JS, arg=nb.name, timeout=60_000)
+    nb.wait_kernel_idle(60)
+    assert nb.kernel_json("recorder.recording") is True  # the kernel still thinks it records
+    time.sleep(STALE_SECONDS)  # no audio from the old page for this long: it is abandoned
+    nb.append_cell("recorder")
+    box = page.locator(".fw-recorder").last
+    box.wait_for()
+    box.locator(".fw-rec-toggle").click()
+    nb.wait_kernel(
+        "recorder._take is not _take1 and recorder._take.received", lambda v: v >= 20, timeout=30
+    )
+    assert "previous take" in nb.kernel_json("recorder.status") or nb.kernel_json(
+        "recorder.status"
+    ).startswith("Recording")
+    nb.wait_kernel("len(recorder.takes)", lambda v: v == 1, timeout=60)
+    assert len(nb.kernel_json("recorder.takes[0].text").split()) > 3
+    nb.kernel_exec("recorder.stop()")
+    nb.wait_kernel("recorder._take.done.is_set()", lambda v: v is True, timeout=60)
+    assert nb.kernel_json("recorder.error") == ""
+    assert len(nb.kernel_json("recorder.transcript.text").split()) > 3
+    nb.screenshot("recorder-after-reload")
 
 
 def test_worklet_resampler_response(browser_page: object) -> None:
