@@ -367,7 +367,8 @@ class Controller {
 
   stop() {
     if (this.state === 'opening') {
-      this.abort();
+      this.abort(); // the pending start() sees it and releases what it opened
+      this.setLocal('');
       return;
     }
     if (this.state !== 'recording') return;

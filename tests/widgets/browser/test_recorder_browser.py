@@ -284,6 +284,49 @@ def test_recorder_after_page_reload_mid_take(
     nb.screenshot("recorder-after-reload")
 
 
+SLOW_MIC_JS = """
+() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  window.__fwStreams = [];
+  navigator.mediaDevices.getUserMedia = async (c) => {
+    const s = await real(c);
+    window.__fwStreams.push(s);
+    await new Promise((r) => setTimeout(r, 1500)); // the permission prompt, still open
+    return s;
+  };
+}
+"""
+
+
+def test_recorder_stop_while_asking_for_the_microphone(
+    new_page: Callable[..., object], open_notebook: Callable[..., object], data_dir: Path
+) -> None:
+    """Stop (or Start again) while the browser still asks: nothing leaks, the next take works."""
+    page = new_page(data_dir / "jfk.wav", loop=True)
+    nb = open_notebook(page, RECORDER_CELLS)
+    box = page.locator(".fw-recorder")
+    toggle = box.locator(".fw-rec-toggle")
+    page.evaluate(SLOW_MIC_JS)
+    toggle.click()
+    page.wait_for_function("() => window.__fwStreams.length === 1")
+    assert "Asking" in box.locator(".fw-rec-status").inner_text()
+    toggle.click()  # Stop while the prompt is open
+    page.wait_for_function(
+        "() => window.__fwStreams[0].getTracks().every((t) => t.readyState === 'ended')",
+        timeout=10_000,
+    )
+    assert toggle.inner_text().endswith("Start")
+    assert "Asking" not in box.locator(".fw-rec-status").inner_text()
+    assert nb.kernel_json("(recorder.recording, recorder._take is None)") == [False, True]
+
+    toggle.click()  # the next Start (still slow) records normally
+    nb.wait_kernel("recorder._take is not None and recorder._take.received", lambda v: v >= 10)
+    toggle.click()
+    nb.wait_kernel("recorder._take.done.is_set()", lambda v: v is True, timeout=60)
+    assert nb.kernel_json("recorder.error") == ""
+    assert page.evaluate("() => window.__fwStreams.length") == 2
+
+
 def test_worklet_resampler_response(browser_page: object) -> None:
     """The inlined AudioWorklet at 44.1/48 kHz: flat passband, aliases suppressed, 100 ms chunks."""
     import numpy as np
