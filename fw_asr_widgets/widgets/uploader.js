@@ -69,6 +69,7 @@ function render({ model, el }) {
     }
   }
   model.on("msg:custom", onMsg);
+  model.send({ type: "hello" }); // lets the kernel drop uploads whose page went away
 
   async function upload(file) {
     const id = newId();

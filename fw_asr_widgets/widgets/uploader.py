@@ -8,7 +8,11 @@ acknowledged slices of `SLICE_BYTES`:
 - kernel → browser: ``{"type": "slice_ack", "file_id", "index"}`` after the slice is on disk,
   or ``{"type": "slice_error", "file_id", "message"}`` (the browser stops sending that file).
 - browser → kernel: ``{"type": "path", "value"}`` (a path on the kernel's machine or an
-  http(s) URL) and ``{"type": "cancel", "file_id"}``.
+  http(s) URL), ``{"type": "cancel", "file_id"}`` and ``{"type": "hello"}`` (a view rendered).
+
+An upload whose page went away (reloaded or closed mid-upload) sends nothing more: when a view
+renders or a new file starts, uploads with no slice for `STALE_SECONDS` are failed as
+interrupted and their partial temp files deleted.
 
 Ordering rules: a slice whose index was already written is a duplicate: it is acknowledged
 again and its bytes are ignored (idempotent retries). A slice from the future (index beyond
@@ -31,10 +35,11 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +55,9 @@ SLICE_BYTES = 512 * 1024
 
 WINDOW = 3
 """Slices the browser may have in flight before it waits for an acknowledgement."""
+
+STALE_SECONDS = 10.0
+"""An unfinished upload with no slice for this long is abandoned (its page went away)."""
 
 _PROGRESS_STEP = 0.02
 
@@ -69,6 +77,7 @@ class _Upload:
     source: str = ""
     temp: bool = True
     failed: bool = False
+    last_slice: float = field(default_factory=time.monotonic)
 
 
 def _is_url(value: str) -> bool:
@@ -307,6 +316,17 @@ class Uploader(FwWidget):
             self.audio_paths.pop(rec.source, None)
         self._update_row(rec.id, state="error", error=message)
 
+    def _drop_abandoned(self) -> None:
+        """Fail unfinished uploads that have had no slice for `STALE_SECONDS`."""
+        now = time.monotonic()
+        for rec in list(self._uploads.values()):
+            if rec.fh is not None and not rec.failed and now - rec.last_slice >= STALE_SECONDS:
+                self._fail(
+                    rec,
+                    f"interrupted after {_human(rec.received)} of {_human(rec.size)}: the page "
+                    "was reloaded or closed during the upload; drop the file again",
+                )
+
     def _slice_error(self, fid: str, message: str) -> None:
         self._post({"type": "slice_error", "file_id": fid, "message": message})
 
@@ -317,6 +337,7 @@ class Uploader(FwWidget):
             return  # malformed: nothing to attribute it to
         rec = self._uploads.get(fid)
         if rec is None:
+            self._drop_abandoned()
             name = os.path.basename(str(content.get("name") or "upload"))[:200] or "upload"
             size = content.get("size")
             if not isinstance(size, int) or size < 0:
@@ -358,6 +379,7 @@ class Uploader(FwWidget):
             self._slice_error(fid, msg)
             return
         rec.fh.write(data)
+        rec.last_slice = time.monotonic()
         rec.received += data.nbytes
         rec.next_index += 1
         self._post({"type": "slice_ack", "file_id": fid, "index": index})
@@ -385,6 +407,8 @@ class Uploader(FwWidget):
         elif kind == "path":
             with contextlib.suppress(ValueError):  # an empty box: nothing to do
                 self.add(str(content.get("value", "")))
+        elif kind == "hello":
+            self._drop_abandoned()
         elif kind == "cancel":
             rec = self._uploads.get(str(content.get("file_id")))
             if rec is not None and not rec.failed and rec.fh is not None:

@@ -244,3 +244,33 @@ def test_app_shows_the_latest_upload_in_viewer_and_timeline(client: Any, data_di
     assert kept.exists()
     panel.close()
     assert not kept.exists()  # closing the panel deletes kept audio
+
+
+def test_upload_abandoned_by_its_page_is_dropped_when_a_view_renders(
+    client: Any, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page reloaded mid-upload: the next rendered view (or new file) ends the stuck upload."""
+    from fw_asr_widgets.widgets import uploader as uploader_mod
+
+    data = (data_dir / "jfk.wav").read_bytes()
+    up = Uploader(client=client)
+    wire = Wire(up)
+    wire.slice("gone", data, 0, name="a.wav")
+    wire.slice("gone", data, 1, name="a.wav")
+    up._on_msg(up, {"type": "hello"}, [])  # a second view, the upload still active: kept
+    assert row(up, "gone")["state"] == "uploading" and len(temp_files(up)) == 1
+
+    monkeypatch.setattr(uploader_mod, "STALE_SECONDS", 0.0)
+    up._on_msg(up, {"type": "hello"}, [])  # the page came back; "gone" sent nothing since
+    r = row(up, "gone")
+    assert r["state"] == "error" and "interrupted after 128.0 KB" in r["error"]
+    assert "drop the file again" in r["error"] and temp_files(up) == []
+    wire.slice("gone", data, 2, name="a.wav")  # a straggler is refused, not written
+    assert wire.errors("gone") and temp_files(up) == []
+
+    # The same file dropped again uploads and transcribes normally.
+    wire.upload("again", data, "a.wav")
+    assert up.wait(120)
+    assert row(up, "again")["state"] == "done"
+    assert "country" in up.transcripts[row(up, "again")["source"]].text
+    up.close()
