@@ -78,25 +78,27 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-def wait_for(
-    cond: threading.Condition, predicate: Callable[[], bool], timeout: float | None
-) -> bool:
-    """`cond.wait_for(predicate, timeout)` in interruptible slices (hold `cond` to call it)."""
+def _slices(timeout: float | None) -> Iterator[float]:
+    """Wait steps of at most `WAIT_SLICE` s until `timeout` s have passed (None: forever)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         step = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
         if step <= 0:
-            return predicate()
-        if cond.wait_for(predicate, step):
-            return True
+            return
+        yield step
+
+
+def wait_for(
+    cond: threading.Condition, predicate: Callable[[], bool], timeout: float | None
+) -> bool:
+    """`cond.wait_for(predicate, timeout)` in interruptible slices (hold `cond` to call it)."""
+    return any(cond.wait_for(predicate, step) for step in _slices(timeout)) or predicate()
 
 
 def join(thread: threading.Thread, timeout: float | None = None) -> None:
     """`thread.join(timeout)` in interruptible slices."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while thread.is_alive():
-        step = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
-        if step <= 0:
+    for step in _slices(timeout):
+        if not thread.is_alive():
             return
         thread.join(step)
 

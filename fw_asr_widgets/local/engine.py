@@ -61,7 +61,8 @@ class _Cancel(Protocol):
     def is_set(self) -> bool: ...
 
 
-def _check(cancel: _Cancel | None) -> None:
+def raise_if_cancelled(cancel: _Cancel | None) -> None:
+    """Raise `JobCancelled` if `cancel` is set."""
     if cancel is not None and cancel.is_set():
         raise JobCancelled("the job was cancelled")
 
@@ -174,7 +175,7 @@ def _decode_piece(
     lang = language or info.language
     out: list[dict[str, Any]] = []
     for seg in segments:  # lazy: each step decodes one Whisper window
-        _check(cancel)
+        raise_if_cancelled(cancel)
         text = seg.text.strip()
         if not text:
             continue
@@ -259,7 +260,7 @@ def transcribe_file(
     for offset, piece in iter_pieces(
         blocks, piece_seconds=piece_seconds, search_seconds=search_seconds
     ):
-        _check(cancel)
+        raise_if_cancelled(cancel)
         n_pieces += 1
         total += piece.size
         if keep_audio:

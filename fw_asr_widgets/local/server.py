@@ -920,8 +920,7 @@ def _run_file(
         return engine.align_file(fileobj, req.align_text or "")
     result = engine.transcribe_file(fileobj, req.options, keep_audio=req.diarize, cancel=cancel)
     if req.diarize:
-        if cancel is not None and cancel.is_set():
-            raise engine.JobCancelled("the job was cancelled")
+        engine.raise_if_cancelled(cancel)
         from fw_asr_widgets.local.diarize import diarize_response
 
         assert result.audio is not None

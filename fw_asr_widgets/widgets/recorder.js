@@ -194,7 +194,6 @@ class Controller {
     this.local = ''; // local status override (shown until the status trait changes)
     this.localIsError = false;
     this.gen = 0; // take generation: bumped by every start()
-    this.stopTimer = null;
     this.reset();
     model.on('msg:custom', (msg) => this.onMessage(msg));
     model.on('change:status', () => {
@@ -209,8 +208,6 @@ class Controller {
   }
 
   reset() {
-    if (this.stopTimer) clearTimeout(this.stopTimer);
-    this.stopTimer = null;
     this.session = '';
     this.seq = 0;
     this.acked = -1;
@@ -383,8 +380,7 @@ class Controller {
     }
     // If the worklet never answers (context suspended), stop anyway; only this take's stop.
     const gen = this.gen;
-    this.stopTimer = setTimeout(() => {
-      this.stopTimer = null;
+    setTimeout(() => {
       if (gen === this.gen && !this.flushed) {
         this.flushed = true;
         this.teardownAudio();

@@ -20,6 +20,7 @@ from websockets.sync.client import connect
 
 from fw_asr_widgets.local import ServerHandle, is_loopback, serve, shared_server
 from fw_asr_widgets.local.server import MULTIPART_SLACK, Settings, check_key
+from tests._logs import Records, attached
 
 TRANSCRIBE = "/v1/audio/transcriptions"
 KEY = "fw-test-key-0123456789"
@@ -70,25 +71,11 @@ def test_missing_and_wrong_key_are_401_then_right_key_works(keyed: ServerHandle)
     assert httpx.get(url + "/health").status_code == 200  # liveness stays open
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def uvicorn_errors() -> Iterator[list[logging.LogRecord]]:
     """What uvicorn logs at ERROR during the test (its loggers do not reach caplog)."""
-    handler = _Records()
-    logger = logging.getLogger("uvicorn.error")
-    logger.addHandler(handler)
-    try:
+    with attached(Records(logging.ERROR), "uvicorn.error") as handler:
         yield handler.records
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_websocket_auth_before_accept(
@@ -177,10 +164,7 @@ def test_queue_full_is_429_with_retry_after() -> None:
         t = threading.Thread(target=first)
         t.start()
         try:
-            for _ in range(500):
-                if httpx.get(handle.url + "/health").json()["jobs_in_flight"] == 1:
-                    break
-                threading.Event().wait(0.01)
+            _wait_health(handle.url, "jobs_in_flight", 1)
             r = httpx.post(handle.url + TRANSCRIBE, files={"file": ("s.wav", audio)})
             assert "busy" in error_of(r, 429, "rate_limit_error")
             assert int(r.headers["Retry-After"]) > 0
@@ -205,13 +189,20 @@ def _long_speech_wav(data_dir: Path, repeats: int) -> bytes:
     return buf.getvalue()
 
 
-def _wait_idle(url: str, timeout: float = 60) -> dict[str, Any]:
-    for _ in range(int(timeout / 0.1)):
+def _wait_health(url: str, key: str, value: int, timeout: float = 60) -> dict[str, Any]:
+    """Poll `/health` until `key` equals `value`; return that reply."""
+    deadline = time.monotonic() + timeout
+    while True:
         health: dict[str, Any] = httpx.get(url + "/health").json()
-        if health["jobs_in_flight"] == 0:
+        if health[key] == value:
             return health
-        time.sleep(0.1)
-    raise AssertionError(f"jobs still in flight after {timeout} s: {health}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{key} is not {value} after {timeout} s: {health}")
+        time.sleep(0.02)
+
+
+def _wait_idle(url: str) -> dict[str, Any]:
+    return _wait_health(url, "jobs_in_flight", 0)
 
 
 def test_jobs_of_disconnected_clients_are_cancelled(data_dir: Path) -> None:
@@ -236,10 +227,7 @@ def test_jobs_of_disconnected_clients_are_cancelled(data_dir: Path) -> None:
 
         first = threading.Thread(target=give_up_after, args=(3.0,))
         first.start()
-        for _ in range(300):
-            if httpx.get(url + "/health").json()["jobs_running"] == 1:
-                break
-            threading.Event().wait(0.02)
+        _wait_health(url, "jobs_running", 1)
         give_up_after(1.0)  # queued behind the first, gone before its turn
         first.join(60)
         health = _wait_idle(url)
@@ -266,11 +254,7 @@ def test_interrupted_client_call_cancels_the_engine_job(data_dir: Path) -> None:
     async def interrupt(url: str) -> None:
         async with AsyncClient(base_url=url) as client:
             task = asyncio.create_task(client.transcribe(audio))
-            for _ in range(300):
-                async with httpx.AsyncClient() as h:
-                    if (await h.get(url + "/health")).json()["jobs_running"] == 1:
-                        break
-                await asyncio.sleep(0.02)
+            await asyncio.to_thread(_wait_health, url, "jobs_running", 1)
             await asyncio.sleep(0.5)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -292,10 +276,7 @@ def test_ctrl_c_in_sync_transcribe_cancels_the_engine_job(data_dir: Path) -> Non
     with serve(max_concurrent_jobs=1) as handle, Client(base_url=handle.url) as client:
 
         def interrupt_when_running() -> None:
-            for _ in range(500):
-                if httpx.get(handle.url + "/health").json()["jobs_running"] == 1:
-                    break
-                time.sleep(0.02)
+            _wait_health(handle.url, "jobs_running", 1)
             time.sleep(0.5)
             _thread.interrupt_main()  # SIGINT's effect: KeyboardInterrupt in the main thread
 

@@ -23,35 +23,21 @@ from websockets.sync.client import ClientConnection, connect
 
 from fw_asr_widgets.audio import decode, float_to_pcm16
 from fw_asr_widgets.local import models, streaming
+from tests._logs import Records, attached
 from tests.conftest import JFK_REFERENCE
 
 CHUNK = 3200  # 100 ms of PCM16 at 16 kHz
 
 
-class _Errors(logging.Handler):
-    """Collects ERROR records from the server and the engine (any thread)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+@pytest.fixture(scope="module")
+def errors() -> Iterator[Records]:
+    """ERROR records from the server and the engine (any thread)."""
+    with attached(Records(logging.ERROR), "uvicorn.error", "fw_asr_widgets", "starlette") as h:
+        yield h
 
 
 @pytest.fixture(scope="module")
-def errors() -> Iterator[_Errors]:
-    handler = _Errors()
-    loggers = [logging.getLogger(n) for n in ("uvicorn.error", "fw_asr_widgets", "starlette")]
-    for lg in loggers:
-        lg.addHandler(handler)
-    yield handler
-    for lg in loggers:
-        lg.removeHandler(handler)
-
-
-@pytest.fixture(scope="module")
-def ws_url(errors: _Errors) -> Iterator[str]:
+def ws_url(errors: Records) -> Iterator[str]:
     """A minimal app whose route accepts and hands the socket to `serve_stream`."""
     model = models.load()
 
@@ -167,7 +153,7 @@ def _stream_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(streaming.THREAD_PREFIX)]
 
 
-def test_stream_jfk_4x_with_mid_trace(ws_url: str, jfk_pcm: bytes, errors: _Errors) -> None:
+def test_stream_jfk_4x_with_mid_trace(ws_url: str, jfk_pcm: bytes, errors: Records) -> None:
     with connect(ws_url + "?model=whisper-v3&language=en", max_size=None) as ws:
         session = Session(ws)
         session.stream(jfk_pcm, speed=4.0, trace_at={50: "mid-5s"})
@@ -249,7 +235,7 @@ def test_odd_sized_frames_and_clear(ws_url: str, jfk_pcm: bytes) -> None:
 
 
 def test_disconnect_mid_stream_leaves_no_thread(
-    ws_url: str, jfk_pcm: bytes, errors: _Errors
+    ws_url: str, jfk_pcm: bytes, errors: Records
 ) -> None:
     before = {t.ident for t in threading.enumerate()}
     with connect(ws_url, max_size=None) as ws:

@@ -22,6 +22,7 @@ from fw_asr_widgets.api._config import ClientConfig
 from fw_asr_widgets.api.streaming import open_async_stream, open_sync_stream
 from fw_asr_widgets.local import ServerHandle, serve
 from fw_asr_widgets.local.server import Settings
+from tests._logs import Records, attached
 
 KEY = "fw-SECRET-7c1f3e9a5b2d4f60"
 LOGGERS = (
@@ -44,15 +45,8 @@ def keyed() -> Iterator[ServerHandle]:
         yield handle
 
 
-class Capture(logging.Handler):
+class Capture(Records):
     """Keeps every record's formatted message and raw msg/args, whatever its level."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
     def texts(self) -> list[str]:
         out = []
@@ -73,12 +67,10 @@ def capture() -> Iterator[Capture]:
         lg = logging.getLogger(name)
         saved[name] = lg.level
         lg.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    root.addHandler(handler)
     try:
-        yield handler
+        with attached(handler, ""):
+            yield handler
     finally:
-        root.removeHandler(handler)
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
 
