@@ -16,31 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fw_asr_widgets import errors as _errors
 from fw_asr_widgets import samples
+from fw_asr_widgets._version import __version__
 from fw_asr_widgets.api.client import AsyncClient, Client
-from fw_asr_widgets.api.errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AudioDecodeError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    FileTooLargeError,
-    FwAsrError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestTooLargeError,
-    ServerError,
-    StreamError,
-)
+from fw_asr_widgets.errors import *  # noqa: F403  (every name in errors.__all__)
 from fw_asr_widgets.transcript import (
     Segment,
     Transcript,
-    TranscriptFormatError,
     Word,
     concat,
 )
@@ -48,34 +31,14 @@ from fw_asr_widgets.transcript import (
 if TYPE_CHECKING:
     from fw_asr_widgets.widgets import App, Recorder, Timeline, TranscriptViewer, Uploader, app
 
-__version__ = "0.1.0"
-
 __all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
     "App",
     "AsyncClient",
-    "AudioDecodeError",
-    "AuthenticationError",
-    "BadRequestError",
     "Client",
-    "ConfigurationError",
-    "FileTooLargeError",
-    "FwAsrError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
     "Recorder",
-    "RequestTooLargeError",
     "Segment",
-    "ServerError",
-    "StreamError",
     "Timeline",
     "Transcript",
-    "TranscriptFormatError",
     "TranscriptViewer",
     "Uploader",
     "Word",
@@ -84,6 +47,7 @@ __all__ = [
     "concat",
     "samples",
 ]
+__all__ += _errors.__all__
 
 _WIDGETS = {"App", "Recorder", "Timeline", "TranscriptViewer", "Uploader", "app"}
 

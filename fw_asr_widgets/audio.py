@@ -15,18 +15,12 @@ from typing import IO, Union
 
 import numpy as np
 
+from fw_asr_widgets.errors import AudioDecodeError
+
 SAMPLE_RATE = 16_000
 """The wire and model sample rate (Hz)."""
 
 AudioSource = Union[str, "os.PathLike[str]", bytes, IO[bytes]]
-
-
-class AudioDecodeError(ValueError):
-    """The input is not audio that FFmpeg can decode (empty, truncated, wrong format)."""
-
-    def __init__(self, message: str, *, source: str | None = None) -> None:
-        self.source = source
-        super().__init__(f"{source}: {message}" if source else message)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from typing import IO, Any, Union
 
 import httpx
 
+from fw_asr_widgets._version import __version__ as _VERSION
 from fw_asr_widgets.api import _config, _params, _sync
 from fw_asr_widgets.api._batch import BatchResult, iter_batch, progress_bar
 from fw_asr_widgets.api._config import ENV_KEY, ClientConfig
@@ -84,7 +85,6 @@ _REQUEST_ID_HEADERS = (
 _MAX_MESSAGE = 300
 _announced = False
 _announce_lock = threading.Lock()
-_VERSION = "0.1.0"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Importing this package registers the `df.asr` DataFrame accessor. Column schemas
 `Transcript.to_pandas()` are documented in `fw_asr_widgets.transcript._frames`.
 """
 
+from fw_asr_widgets.errors import TranscriptFormatError
 from fw_asr_widgets.transcript import accessor as _accessor  # registers df.asr
 from fw_asr_widgets.transcript._frames import (
     SEGMENT_COLUMNS,
@@ -13,7 +14,6 @@ from fw_asr_widgets.transcript._frames import (
 )
 from fw_asr_widgets.transcript._model import Segment, Transcript, Word
 from fw_asr_widgets.transcript.accessor import ASRAccessor
-from fw_asr_widgets.transcript.formats import TranscriptFormatError
 from fw_asr_widgets.transcript.metrics import der, normalize_text, wer
 
 __all__ = [

@@ -22,7 +22,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fw_asr_widgets.api.errors import FwAsrError
+from fw_asr_widgets.errors import TranscriptFormatError
 
 if TYPE_CHECKING:
     from fw_asr_widgets.transcript._model import Segment, Transcript
@@ -46,10 +46,6 @@ __all__ = [
 
 SAVE_SUFFIXES = (".srt", ".vtt", ".rttm", ".stm", ".json", ".txt", ".csv", ".parquet")
 LOAD_SUFFIXES = SAVE_SUFFIXES
-
-
-class TranscriptFormatError(FwAsrError, ValueError):
-    """A transcript file or text could not be parsed (the message says where and why)."""
 
 
 # ---------------------------------------------------------------------- helpers
