@@ -9,14 +9,12 @@ cancels the workers that are still running.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fw_asr_widgets.api._files import source_name
 from fw_asr_widgets.transcript import Transcript
-
-if TYPE_CHECKING:
-    from fw_asr_widgets.api.client import AsyncClient
 
 
 @dataclass(frozen=True)
@@ -38,19 +36,22 @@ class BatchResult:
 
 
 def batch_source_name(file: object, index: int) -> str:
-    from fw_asr_widgets.api.client import source_name
-
+    """`source_name(file)`, with the position added to placeholder names (`<bytes #3>`)."""
     name = source_name(file)
     return f"{name[:-1]} #{index}>" if name.startswith("<") else name
 
 
 async def iter_batch(
-    client: AsyncClient,
+    call: Callable[..., Awaitable[Transcript | str]],
     files: Sequence[Any],
     concurrency: int,
     kwargs: dict[str, Any],
 ) -> AsyncIterator[BatchResult]:
-    """Yield one `BatchResult` per file, in completion order."""
+    """Yield one `BatchResult` per file, in completion order.
+
+    `call(file, **kwargs)` does the work for one file: `AsyncClient.transcribe`,
+    `AsyncClient.translate`, or any coroutine function with that shape.
+    """
     todo: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
     for item in enumerate(files):
         todo.put_nowait(item)
@@ -64,7 +65,7 @@ async def iter_batch(
                 return
             name = batch_source_name(file, index)
             try:
-                tr = await client.transcribe(file, **kwargs)
+                tr = await call(file, **kwargs)
             except Exception as exc:  # one file's failure must not stop the batch
                 await done.put(BatchResult(name, None, exc, index))
             else:

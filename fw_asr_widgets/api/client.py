@@ -34,7 +34,7 @@ import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import IO, Any, Union
+from typing import Any
 
 import httpx
 
@@ -42,6 +42,7 @@ from fw_asr_widgets._version import __version__ as _VERSION
 from fw_asr_widgets.api import _config, _params, _sync
 from fw_asr_widgets.api._batch import BatchResult, iter_batch, progress_bar
 from fw_asr_widgets.api._config import ENV_KEY, ClientConfig
+from fw_asr_widgets.api._files import FileInput, is_url, source_name
 from fw_asr_widgets.api._multipart import FileSource, MultipartUpload
 from fw_asr_widgets.api._params import (
     AlignmentModel,
@@ -67,9 +68,6 @@ from fw_asr_widgets.api.errors import (
 from fw_asr_widgets.transcript import Transcript
 
 __all__ = ["AsyncClient", "BatchResult", "Client", "FileInput"]
-
-FileInput = Union[str, "os.PathLike[str]", bytes, IO[bytes]]
-"""A path, the audio bytes, a binary file object, or an http(s) URL string."""
 
 logger = logging.getLogger("fw_asr_widgets")
 
@@ -163,28 +161,11 @@ class _Upload:
             self.source.close()
 
 
-def _is_url(value: str) -> bool:
-    low = value[:8].lower()
-    return low.startswith("http://") or low.startswith("https://")
-
-
 _CONTAINER_EXT = {"mov,mp4,m4a,3gp,3g2,mj2": "m4a", "matroska,webm": "webm", "ogg": "ogg"}
 
 
 def _ext_for(container: str) -> str:
     return _CONTAINER_EXT.get(container, container.split(",")[0] or "bin")
-
-
-def source_name(file: object) -> str:
-    """A readable name for a `file` argument (used in errors and `Transcript.source`)."""
-    if isinstance(file, str):
-        return file
-    if isinstance(file, os.PathLike):
-        return os.fsdecode(file)
-    if isinstance(file, bytes | bytearray | memoryview):
-        return "<bytes>"
-    name = getattr(file, "name", None)
-    return name if isinstance(name, str) else "<file object>"
 
 
 def _prepare_sync(file: object) -> _Upload:
@@ -193,7 +174,7 @@ def _prepare_sync(file: object) -> _Upload:
 
     limit = _config.MAX_UPLOAD_BYTES
     name = source_name(file)
-    if isinstance(file, str) and _is_url(file):
+    if isinstance(file, str) and is_url(file):
         parts = httpx.URL(file)
         if not parts.host:
             raise ValueError(f"file URL has no host: {file!r}")
@@ -528,7 +509,7 @@ class AsyncClient:
     # -- requests --------------------------------------------------------------------------
 
     async def _prepare(self, file: object) -> _Upload:
-        if isinstance(file, str) and _is_url(file):
+        if isinstance(file, str) and is_url(file):
             return _prepare_sync(file)
         return await asyncio.to_thread(_prepare_sync, file)
 
@@ -830,7 +811,7 @@ class AsyncClient:
     ) -> AsyncIterator[BatchResult]:
         bar = progress_bar(len(files), progress)
         try:
-            async for result in iter_batch(self, files, concurrency, kwargs):
+            async for result in iter_batch(self.transcribe, files, concurrency, kwargs):
                 bar.update(result)
                 yield result
         finally:
@@ -1102,7 +1083,9 @@ class Client:
         # The bar lives in the caller's thread (the notebook's), not on the private loop.
         bar = progress_bar(len(files), progress)
         try:
-            for result in _sync.iterate(iter_batch(self._async, files, concurrency, kwargs)):
+            for result in _sync.iterate(
+                iter_batch(self._async.transcribe, files, concurrency, kwargs)
+            ):
                 bar.update(result)
                 yield result
         finally:
