@@ -49,7 +49,7 @@ function render({ model, el }) {
   function color(i) {
     /** @type {string[]} */
     const palette = model.get("palette") || [];
-    const none = model.get("no_speaker_color") || "#9E9E9E";
+    const none = model.get("no_speaker_color") || "";
     return i >= 0 && palette.length ? palette[i % palette.length] : none;
   }
 

@@ -19,7 +19,7 @@
 export function speakerColor(model, i) {
   /** @type {string[]} */
   const palette = model.get("palette") || [];
-  const none = model.get("no_speaker_color") || "#9E9E9E";
+  const none = model.get("no_speaker_color") || "";
   return i >= 0 && palette.length ? palette[i % palette.length] : none;
 }
 
