@@ -127,11 +127,11 @@ class Session:
 
 
 def _merge(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    state: dict[str, dict[str, Any]] = {}
+    state: dict[int, dict[str, Any]] = {}
     for msg in messages:
         for seg in msg["segments"]:
             state[seg["id"]] = seg
-    return [state[k] for k in sorted(state, key=int) if state[k]["words"]]
+    return [state[k] for k in sorted(state) if state[k]["words"]]
 
 
 def _check_final(session: Session, final: dict[str, Any]) -> float:
@@ -139,7 +139,7 @@ def _check_final(session: Session, final: dict[str, Any]) -> float:
     assert final["language"] == "en"
     assert final["segments"], "empty final transcript"
     for seg in final["segments"]:
-        assert isinstance(seg["id"], str) and seg["id"].isdigit()
+        assert isinstance(seg["id"], int)
         assert all(w["is_final"] is True for w in seg["words"])
     assert [w["is_final"] for w in final["words"]] == [True] * len(final["words"])
     # The client-side merge of every update before the final state message equals it.
@@ -165,7 +165,9 @@ def test_stream_jfk_4x_with_mid_trace(ws_url: str, jfk_pcm: bytes, errors: Recor
     echoes = [m["trace_id"] for m in msgs if "trace_id" in m]
     assert echoes == ["mid-5s", "final"]
     mid = next(m for m in msgs if m.get("trace_id") == "mid-5s")
-    assert mid["segments"] == [] and mid["text"]  # the echo carries the text so far
+    assert mid == {"event_id": "e-mid-5s", "object": "stt.output.trace", "trace_id": "mid-5s"}
+    # The echo follows an update covering the audio before it.
+    assert any("segments" in m for m in msgs[: msgs.index(mid)])
     # Partial words were sent before they were final.
     assert any(not w["is_final"] for m in session.updates() for w in m["words"])
     assert not errors.records
@@ -174,7 +176,7 @@ def test_stream_jfk_4x_with_mid_trace(ws_url: str, jfk_pcm: bytes, errors: Recor
 @pytest.mark.slow
 def test_stream_jfk_realtime_latency(ws_url: str, jfk_pcm: bytes) -> None:
     """1x real time: WER, and the commit latency (printed, not asserted)."""
-    with connect(ws_url, max_size=None) as ws:
+    with connect(ws_url + "?timestamp_granularities=word,segment", max_size=None) as ws:
         session = Session(ws)
         session.stream(jfk_pcm, speed=1.0)
         final = session.finish()
@@ -223,13 +225,15 @@ def test_odd_sized_frames_and_clear(ws_url: str, jfk_pcm: bytes) -> None:
     msgs = [m for _, m in session.messages]
     reset = [i for i, m in enumerate(msgs) if m.get("reset_id") == "r1"]
     assert len(reset) == 1
+    assert msgs[reset[0]] == {"event_id": "c", "object": "stt.state.cleared", "reset_id": "r1"}
     before_ids = {s["id"] for m in msgs[: reset[0] + 1] for s in m.get("segments", [])}
     after_ids = {s["id"] for m in msgs[reset[0] + 1 :] for s in m.get("segments", [])}
     assert before_ids and after_ids
     # Segments before the clear are final and never revised afterwards.
     assert min(int(i) for i in after_ids - before_ids) > max(int(i) for i in before_ids)
     assert {s["id"] for s in final["segments"]} >= before_ids
-    assert all(w["is_final"] for w in msgs[reset[0]]["words"])
+    # The update sent before the acknowledgement finalised everything heard.
+    assert msgs[reset[0] - 1]["words"] and all(w["is_final"] for w in msgs[reset[0] - 1]["words"])
     # Split mid-word at 5 s, so allow a little more error than the whole stream.
     assert jiwer.wer(_norm(JFK_REFERENCE), _norm(final["text"])) <= 0.3
 
@@ -285,7 +289,8 @@ def test_response_format_json_sends_text_only(ws_url: str, jfk_pcm: bytes) -> No
         session.ws.send(_trace("final"))
         assert session.done.wait(60)
     msgs = [m for _, m in session.messages]
-    assert all(set(m) <= {"text", "trace_id"} for m in msgs)
+    assert msgs[-1] == {"event_id": "e-final", "object": "stt.output.trace", "trace_id": "final"}
+    assert all(set(m) == {"text"} for m in msgs[:-1])
     assert jiwer.wer(_norm(JFK_REFERENCE), _norm(msgs[-2]["text"])) <= 0.2
 
 
