@@ -170,6 +170,47 @@ def test_clear_starts_a_new_context_and_segment() -> None:
     assert "one" not in la.context_text(10.0).split()[1:]
 
 
+def test_closed_segments_come_in_a_message_of_their_own() -> None:
+    """The newest segment of the first message ends with an is_final word (LiveKit's final)."""
+    la = LocalAgreement()
+    h = [W("Hello.", 0.0, seg_end=True), W("How", 1.0), W("are", 1.5)]
+    la.insert(h)
+    la.message()
+    la.insert([*h, W("you", 2.0)])
+    first, second = la.messages()
+    assert [s["id"] for s in first["segments"]] == [0]
+    assert first["segments"][-1]["words"][-1]["is_final"] is True
+    assert [s["id"] for s in second["segments"]] == [1]
+    assert second["segments"][0]["words"][-1]["is_final"] is False
+    assert la.messages() == []
+
+
+def test_times_and_word_fields_follow_the_session_options() -> None:
+    la = LocalAgreement(language="en", word_times=False, segment_times=False)
+    la.insert([HypWord("Hi", 0.5, 0.9, 0.8, no_speech=0.25)])
+    msg = la.message()
+    assert msg is not None
+    assert msg["segments"] == [
+        {
+            "id": 0,
+            "text": "Hi",
+            "words": [
+                {
+                    "word": "Hi",
+                    "probability": 0.8,
+                    "is_final": False,
+                    "language": "en",
+                    "hallucination_score": 0.25,
+                }
+            ],
+        }
+    ]
+    la.word_times = True
+    la.insert([HypWord("Hi", 0.5, 0.9, 0.8)], final=True)
+    word = la.message(full=True)["segments"][0]["words"][0]  # type: ignore[index]
+    assert (word["start"], word["end"], word["is_final"]) == (0.5, 0.9, True)
+
+
 # -- property tests -----------------------------------------------------------------------
 
 
