@@ -22,9 +22,10 @@ Client -> server:
   - `{"event_id": "e1", "object": "stt.input.trace", "trace_id": "t1"}`: answered with
     `{"event_id": "e1", "object": "stt.output.trace", "trace_id": "t1"}` once every audio frame
     sent before it has gone through a decode, after the update(s) that decode produced.
-    Traces do not each cost a decode: a trace waits for the next decode, which starts as soon
-    as the session has caught up with the queued frames (all traces waiting by then are echoed
-    after it), and a trace with no new audio since the last decode is echoed at once.
+    Traces cost no decode of their own: a trace with no new audio since the last decode is
+    echoed at once; otherwise it waits for the next regular decode (every `STEP_SECONDS` of
+    audio), or, if the audio stops, for one started after the time such a step would have
+    taken at real-time pace (at most `STEP_SECONDS`).
     `trace_id == "final"` (the cookbook's end of stream) finalises instead: a final decode of
     the remaining audio commits every word, the server sends the update of what changed, then
     the full state message (every segment of the session, every word `is_final: true`), then
@@ -82,14 +83,16 @@ Decisions:
   flush changed: a client that reads just that message still gets the whole transcript, and it
   is consistent with both merge rules. Checkpoints are rare (end of audio), so the size is fine.
 - A non-final trace never forces a decode of its own (see above): with a trace every 500 ms on
-  two real-time streams, a decode per trace made echoes fall ever further behind.
+  two real-time streams, a decode per trace made echoes fall ever further behind, and decoding
+  whenever a trace waits doubled the CPU use and slowed every word. Waiting for the regular
+  step bounds an echo at about `STEP_SECONDS` plus one decode and costs nothing extra.
 
-Engine: every `STEP_SECONDS` (1 s) of new audio, and for waiting traces, the whole buffer is
-decoded (beam 1, word timestamps, `condition_on_previous_text=False`, prompt = user prompt +
-committed text already trimmed off the buffer) in one worker thread per session; decodes never
-overlap and when decoding falls behind, steps are merged so the stream keeps real time. Local
-agreement (`_agreement.LocalAgreement`) commits the common word prefix of consecutive decodes.
-Past `TRIM_SECONDS` (15 s) the buffer is cut at the end of the last finished segment (past
+Engine: every `STEP_SECONDS` (1 s) of new audio the whole buffer is decoded (beam 1, word
+timestamps, `condition_on_previous_text=False`, prompt = user prompt + committed text already
+trimmed off the buffer) in one worker thread per session; decodes never overlap and when
+decoding falls behind, steps are merged so the stream keeps real time. Local agreement
+(`_agreement.LocalAgreement`) commits the common word prefix of consecutive decodes. Past
+`TRIM_SECONDS` (15 s) the buffer is cut at the end of the last finished segment (past
 `FORCE_TRIM_SECONDS`, at the last committed word, or, with nothing committed in it, before the
 first partial word or to the last second). Silero VAD (`VAD_FILTER`) runs on every decode
 unless `skip_vad`.
@@ -210,6 +213,11 @@ class StreamEngine:
     def unprocessed(self) -> float:
         """Seconds of audio received since the last decode."""
         return (self.received_samples - self._decoded_upto) / SAMPLE_RATE
+
+    @property
+    def decoded_samples(self) -> int:
+        """Absolute sample count covered by the last decode (or dropped by a reset)."""
+        return self._decoded_upto
 
     @property
     def buffer_seconds(self) -> float:
@@ -387,7 +395,8 @@ class _Session:
         self.gone = False  # the client disconnected: stop decoding queued audio
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(_QUEUE_SIZE)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_PREFIX)
-        self.waiting: list[tuple[Any, Any]] = []  # traces received, not yet echoed
+        # Traces not yet echoed: (event_id, trace_id, samples received before the trace).
+        self.waiting: list[tuple[Any, Any, int]] = []
 
     async def run(self) -> None:
         receiver = asyncio.create_task(self._receive())
@@ -463,19 +472,20 @@ class _Session:
         self.engine.reset_buffer()
 
     async def _send_updates(self) -> None:
-        """Send what changed since the last message, then echo the traces it covers."""
+        """Send what changed since the last message, then echo the traces now covered."""
         for msg in self.engine.agreement.messages():
             await self._send(msg)
-        waiting, self.waiting = self.waiting, []
-        for event_id, trace_id in waiting:
+        covered = self.engine.decoded_samples
+        done = [w for w in self.waiting if w[2] <= covered]
+        self.waiting = [w for w in self.waiting if w[2] > covered]
+        for event_id, trace_id, _ in done:
             await self._send(
                 {"event_id": event_id, "object": "stt.output.trace", "trace_id": trace_id}
             )
 
     async def _catch_up(self) -> None:
-        """Nothing queued: decode if a step is due or a trace waits on new audio; echo traces."""
-        engine = self.engine
-        if engine.unprocessed >= STEP_SECONDS or (self.waiting and engine.unprocessed > 0):
+        """Nothing queued: decode if a step is due; send updates and echo covered traces."""
+        if self.engine.unprocessed >= STEP_SECONDS:
             await self._decode()
         await self._send_updates()
 
@@ -484,11 +494,17 @@ class _Session:
         return self.engine.agreement.has_open_text or self.engine.unprocessed > 0
 
     async def _next(self) -> tuple[str, Any] | None:
-        """The next queued frame; None when `text_timeout` passed with text still open."""
-        if self.text_timeout is None or not self._open_text():
+        """The next queued frame; None when a timer ran out first: a waiting trace's (the time
+        a step would take to become due at real-time pace) or `text_timeout`'s."""
+        timers = []
+        if self.waiting:
+            timers.append(max(0.05, STEP_SECONDS - self.engine.unprocessed))
+        if self.text_timeout is not None and self._open_text():
+            timers.append(self.text_timeout)
+        if not timers:
             return await self.queue.get()
         try:
-            return await asyncio.wait_for(self.queue.get(), self.text_timeout)
+            return await asyncio.wait_for(self.queue.get(), min(timers))
         except asyncio.TimeoutError:
             return None
 
@@ -498,6 +514,10 @@ class _Session:
             if self.queue.empty():
                 await self._catch_up()
             item = await self._next()
+            if item is None and self.waiting:  # the audio stopped: decode for the traces
+                await self._decode()
+                await self._send_updates()
+                continue
             if item is None:  # no frame for text_timeout_seconds: close the open segment
                 await self._finalize()
                 await self._send_updates()
@@ -511,7 +531,8 @@ class _Session:
             elif kind == "trace":
                 event_id, trace_id = value
                 if trace_id != "final":
-                    self.waiting.append(value)  # echoed after the decode that covers it
+                    # Echoed after the decode that covers it (at once if one already did).
+                    self.waiting.append((event_id, trace_id, engine.received_samples))
                     continue
                 await self._finalize()
                 agreement.clear()
