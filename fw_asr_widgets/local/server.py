@@ -607,15 +607,20 @@ ALIGN_RESPONSE_FORMATS = ("json", "verbose_json", "srt", "vtt")
 
 
 def parse_align_request(form: FormData) -> FileRequest:
-    """Validate an alignment request (`text` required; formats json (the reference's default:
-    `{"text": ...}`), verbose_json, srt, vtt)."""
+    """Validate an alignment request (`text` required; formats json (`{"text": ...}`),
+    verbose_json, srt, vtt).
+
+    Decision: the default stays `verbose_json` although the reference lists `json`: the
+    `fireworks-ai` SDK's `align()` omits the field when not given ("defaults to verbose_json")
+    and parses a verbose response, so a `json` default would break that published client.
+    """
     values = form.getlist("text")
     text = values[0] if len(values) == 1 and isinstance(values[0], str) else None
     if len(values) > 1:
         raise _bad("field 'text' was given more than once")
     if text is None or not text.strip():
         raise _bad("missing required field 'text' (the transcript to align)")
-    response_format = _enum(form, "response_format", ALIGN_RESPONSE_FORMATS, "json")
+    response_format = _enum(form, "response_format", ALIGN_RESPONSE_FORMATS, "verbose_json")
     assert response_format is not None
     _enum(form, "vad_model", VAD_MODELS, "silero")
     _enum(form, "alignment_model", ALIGNMENT_MODELS, "tdnn_ffn")
@@ -704,7 +709,7 @@ _ALIGN_PROPS: dict[str, Any] = {
     "response_format": {
         "type": "string",
         "enum": list(ALIGN_RESPONSE_FORMATS),
-        "default": "json",
+        "default": "verbose_json",
     },
 }
 _ERROR_SCHEMA = {
