@@ -365,7 +365,7 @@ def _parse_text(text: str) -> tuple[str, Any]:
         return "trace", (event_id, trace_id)
     if kind == "stt.state.clear":
         return "clear", (event_id, event.get("reset_id"))
-    if kind is None and "checkpoint_id" in event:
+    if "checkpoint_id" in event:  # documented without an `object`; any other is tolerated
         checkpoint_id = event["checkpoint_id"]
         if not _marker_id(checkpoint_id):
             return "error", "checkpoint_id must be a non-empty string or a number"

@@ -211,6 +211,26 @@ def test_times_and_word_fields_follow_the_session_options() -> None:
     assert (word["start"], word["end"], word["is_final"]) == (0.5, 0.9, True)
 
 
+def test_text_frames_parse_into_documented_events() -> None:
+    import json
+
+    from fw_asr_widgets.local.streaming import _parse_text
+
+    def parse(obj: object) -> tuple[str, object]:
+        return _parse_text(json.dumps(obj))
+
+    assert parse({"checkpoint_id": "final"}) == ("checkpoint", "final")
+    assert parse({"checkpoint_id": 3}) == ("checkpoint", 3)
+    trace = {"event_id": "e", "object": "stt.input.trace", "trace_id": "t"}
+    assert parse(trace) == ("trace", ("e", "t"))
+    clear = {"event_id": "c", "object": "stt.state.clear", "reset_id": "r"}
+    assert parse(clear) == ("clear", ("c", "r"))
+    for bad in (None, True, "", [1]):
+        assert parse({"checkpoint_id": bad})[0] == "error"
+    assert parse({"object": "stt.input.trace"})[0] == "error"
+    assert parse({"object": "nope"})[0] == "error"
+
+
 # -- property tests -----------------------------------------------------------------------
 
 
