@@ -9,6 +9,7 @@ FIGURES = (
     "upload",
     "streaming_overhead",
     "live_latency",
+    "trace_echo",
     "engine",
     "dataframes",
     "viewer",

@@ -258,9 +258,9 @@ def test_unknown_path_and_method(url: str) -> None:
     r = httpx.post(
         url + "/v1/audio/alignments",
         files={"file": ("a.wav", b"x")},
-        data={"text": "hi", "response_format": "json"},
+        data={"text": "hi", "response_format": "text"},
     )
-    assert_error(r, 400, "invalid_request_error", "verbose_json, srt, vtt")
+    assert_error(r, 400, "invalid_request_error", "json, verbose_json, srt, vtt")
 
 
 def test_twenty_minutes_of_silence_is_empty(url: str, tmp_path: Path) -> None:
