@@ -43,6 +43,7 @@ import gc
 import itertools
 import math
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -86,6 +87,25 @@ WORD_COLUMNS: tuple[str, ...] = (
     "is_final",
 )
 LEVELS = ("segment", "word", "utterance")
+MISSING_WORDS_HINT = (
+    "this transcript has segments but no word timestamps: transcribe with "
+    'timestamp_granularities=["word", "segment"] (the default of fw_asr_widgets.Client) '
+    "to get words"
+)
+"""What to tell a user who needs words (word frame, word highlight, word search) and has none."""
+
+
+class NoWordTimestampsWarning(UserWarning):
+    """A word-level view of a transcript that has segments but no words."""
+
+
+def missing_words_hint(tr: Transcript) -> str | None:
+    """`MISSING_WORDS_HINT` when `tr` has segments with text but no words, else None."""
+    if tr.words or not any(s.text for s in tr.segments):
+        return None
+    return MISSING_WORDS_HINT
+
+
 _ATTRS_KEY = "fw_asr_widgets"
 
 
@@ -238,6 +258,10 @@ def _no_gc() -> Iterator[None]:
 
 
 def word_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
+    """The word frame; warns `NoWordTimestampsWarning` when `tr` has segments but no words."""
+    hint = missing_words_hint(tr)
+    if hint is not None:
+        warnings.warn(hint, NoWordTimestampsWarning, stacklevel=4)
     with _no_gc():
         return _word_frame(tr, source)
 
