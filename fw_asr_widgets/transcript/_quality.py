@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import math
 import re
+import string
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 REPETITION_LIMIT = 0.5
 COMPRESSION_LIMIT = 2.4
@@ -43,14 +45,27 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKENS = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:'[^\W_{_CJK}]+)*", re.UNICODE)
 
 
+_ASCII_PUNCT = bytes.maketrans(
+    string.punctuation.replace("'", "").encode() + string.ascii_uppercase.encode(),
+    b" " * (len(string.punctuation) - 1) + string.ascii_lowercase.encode(),
+)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens of `text` (each CJK character is one token)."""
     return _TOKENS.findall(text.lower())
 
 
+def _keys(text: str) -> list[Any]:
+    """Tokens for comparison only: ASCII text takes a C-speed path (bytes, apostrophes kept)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_PUNCT).split()
+    return _TOKENS.findall(text.lower())
+
+
 def repetition(text: str) -> float:
     """Share (0..1) of the tokens of `text` that lie inside a back-to-back repeat."""
-    toks = tokens(text)
+    toks = _keys(text)
     n = len(toks)
     if n < 5:
         return 0.0
