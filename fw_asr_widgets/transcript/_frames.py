@@ -197,9 +197,21 @@ def _durations(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return np.round(end - start, 6)
 
 
-def _confidences(segs: Sequence[Segment]) -> np.ndarray:
+def _confidences(tr: Transcript) -> np.ndarray:
+    """Per segment: mean probability of its words (nested, else linked top-level words)."""
+    segs = tr.segments
+    loose: dict[str | None, list[float | None]] = {}
+    if tr.words and any(not s.words for s in segs):
+        for w in tr.words:
+            loose.setdefault(w.segment_id, []).append(w.probability)
     return _floats(
-        [segment_confidence([w.probability for w in s.words], s.avg_logprob) for s in segs]
+        [
+            segment_confidence(
+                [w.probability for w in s.words] if s.words else loose.get(s.id, ()),
+                s.avg_logprob,
+            )
+            for s in segs
+        ]
     )
 
 
@@ -231,7 +243,7 @@ def _segment_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
         "duration": _durations(start, end),
         "speaker": _category([s.speaker for s in segs]),
         "text": _strings([s.text for s in segs]),
-        "confidence": _confidences(segs),
+        "confidence": _confidences(tr),
         "hallucination": pd.arrays.BooleanArray(
             _hallucinations(segs), np.zeros(len(segs), dtype=bool)
         ),

@@ -108,12 +108,14 @@ def test_segment_frame_round_trip(tr: Transcript) -> None:
     # confidence comes from the segment's words, which a segment frame does not carry
     again = back.to_pandas()
     pd.testing.assert_frame_equal(again.drop(columns="confidence"), df.drop(columns="confidence"))
-    no_words = np.array([not s.words for s in tr.segments], dtype=bool)
+    linked = {w.segment_id for w in tr.words}
+    no_words = np.array([not s.words and s.id not in linked for s in tr.segments], dtype=bool)
     np.testing.assert_array_equal(again["confidence"][no_words], df["confidence"][no_words])
 
 
 @SETTINGS
 @given(transcripts())
+@pytest.mark.filterwarnings("ignore::fw_asr_widgets.transcript.NoWordTimestampsWarning")
 def test_word_frame_round_trip(tr: Transcript) -> None:
     df = tr.to_pandas("word")
     back = Transcript.from_pandas(df)

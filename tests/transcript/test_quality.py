@@ -3,6 +3,7 @@ hallucination flag computed from what any response carries."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,24 @@ def test_confidence_is_per_segment_not_the_window_value() -> None:
     assert df["confidence"].tolist() == pytest.approx([0.8, 0.2])
     # the window-level value keeps its own name
     assert df["avg_logprob"].tolist() == [-0.3053, -0.3053]
+    # words given only at top level (linked to segments by time) count for their segment
+    top = Transcript.from_response(
+        {
+            "text": "",
+            "segments": [
+                {"id": 0, "start": 0.0, "end": 1.0, "text": "a b", "avg_logprob": -0.2},
+                {"id": 1, "start": 1.0, "end": 2.0, "text": "c", "avg_logprob": -0.2},
+                {"id": 2, "start": 2.0, "end": 3.0, "text": "d", "avg_logprob": -0.2},
+            ],
+            "words": [
+                {"word": "a", "start": 0.0, "end": 0.5, "probability": 0.9},
+                {"word": "b", "start": 0.5, "end": 1.0, "probability": 0.5},
+                {"word": "c", "start": 1.0, "end": 2.0, "probability": 0.3},
+                {"word": "d", "start": 2.0, "end": 3.0},  # no probability: window value
+            ],
+        }
+    )
+    assert top.to_pandas()["confidence"].tolist() == pytest.approx([0.7, 0.3, math.exp(-0.2)])
 
 
 def test_csv_times_are_rounded_to_the_millisecond(tmp_path: Path) -> None:
