@@ -94,3 +94,13 @@ def test_keyed_server_keeps_models_behind_the_key_and_docs_open() -> None:
         assert httpx.get(h.url + "/").status_code == 200
         docs = httpx.get(h.url + "/docs")
         assert docs.status_code == 200 and "sk-info-test" not in docs.text
+
+
+def test_openai_sdk_lists_and_retrieves_models(url: str) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(api_key="not-needed", base_url=url + "/v1", max_retries=0)
+    ids = [m.id for m in client.models.list()]
+    assert "whisper-v3" in ids and "whisper-v3-turbo" in ids
+    assert client.models.retrieve("whisper-v3").owned_by
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
