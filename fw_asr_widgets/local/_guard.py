@@ -15,10 +15,11 @@ Mandarin; noisy machine, same figures every run since decoding is greedy-determi
   `fw_asr_widgets.transcript._quality`) hold at least half of the text (French: all of it;
   English: none);
 - stock phrases: Whisper's training-data filler ("thanks for watching", "subscribe", ...)
-  makes up at least half of the words;
-- low confidence: mean word probability below `MIN_WORD_PROBABILITY` *and* duration-weighted
-  `avg_logprob` below `MIN_AVG_LOGPROB` (Mandarin: 0.48 and -0.78; the weakest English file,
-  an AMI meeting snippet: 0.68 and -0.61; another: 0.74 and -0.68).
+  makes up at least half of the words (of six or more);
+- low confidence (three or more words): mean word probability below `MIN_WORD_PROBABILITY`
+  *and* duration-weighted `avg_logprob` below `MIN_AVG_LOGPROB` (Mandarin: 0.48 and -0.78;
+  the weakest English file, an AMI meeting snippet: 0.68 and -0.61; another: 0.74, -0.68).
+  Beeps, noise and near-silence give no words at all (checked), so they are not refused.
 
 Decisions:
 - Refuse rather than warn: a warning beside fluent invented English is easy to miss in a
@@ -40,6 +41,10 @@ MIN_WORD_PROBABILITY = 0.55
 MIN_AVG_LOGPROB = -0.72
 LOOP_SHARE = 0.5
 STOCK_SHARE = 0.5
+MIN_STOCK_WORDS = 6
+"""A lone "Thank you." (tiny.en's usual output on near-silence) is not evidence of a language."""
+MIN_SCORED_WORDS = 3
+"""The low-confidence rule needs this many words (one unsure word says little)."""
 
 STOCK_PHRASES: tuple[str, ...] = (
     "thank you for watching",
@@ -76,7 +81,7 @@ def flag_segments(segments: list[dict[str, Any]]) -> list[bool]:
 
 def _stock_share(text: str) -> float:
     words = tokens(text)
-    if not words:
+    if len(words) < MIN_STOCK_WORDS:
         return 0.0
     plain = " ".join(words)
     stock = sum(len(m.group(0).split()) for m in _STOCK.finditer(plain))
@@ -106,7 +111,7 @@ def not_english_reason(segments: list[dict[str, Any]], flags: list[bool]) -> str
         if s.get("avg_logprob") is not None
     ]
     weight = sum(d for d, _ in spans)
-    if probs and weight > 0:
+    if len(probs) >= MIN_SCORED_WORDS and weight > 0:
         mean_p = sum(probs) / len(probs)
         avg = sum(d * a for d, a in spans) / weight
         if mean_p < MIN_WORD_PROBABILITY and avg < MIN_AVG_LOGPROB:

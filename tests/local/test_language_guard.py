@@ -100,3 +100,28 @@ def test_with_the_multilingual_model_the_language_is_detected_and_transcribed(
     body = r.json()
     assert body["language"] == language and expect in body["text"], body["text"]
     assert r.headers["x-fw-asr-local-model"] == models.MULTILINGUAL
+
+
+def _seg(text: str, probs: list[float], avg_logprob: float) -> dict[str, Any]:
+    words = [{"word": w, "probability": p} for w, p in zip(text.split(), probs, strict=True)]
+    return {"text": text, "start": 0.0, "end": 2.0, "avg_logprob": avg_logprob, "words": words}
+
+
+def test_guard_rules_on_decoded_segments() -> None:
+    from fw_asr_widgets.local import _guard
+
+    def reason(*segs: dict[str, Any]) -> str | None:
+        seg_list = list(segs)
+        return _guard.not_english_reason(seg_list, _guard.flag_segments(seg_list))
+
+    # a lone stock phrase on near-silence, or one unsure word, is no evidence
+    assert reason(_seg("Thank you.", [0.4, 0.3], -0.9)) is None
+    assert reason(_seg("Hmm", [0.2], -1.2)) is None
+    # stock filler throughout, or every word unsure: refused
+    filler = "Thanks for watching and please subscribe, see you next time."
+    assert "stock" in (reason(_seg(filler, [0.9] * 10, -0.2)) or "")
+    assert "unsure" in (
+        reason(_seg("That's it, good y'all.", [0.5, 0.47, 0.37, 0.14], -0.78)) or ""
+    )
+    # confident English is served
+    assert reason(_seg("ask not what your country can do", [0.9] * 7, -0.3)) is None
