@@ -12,7 +12,7 @@ Evidence (any one suffices), measured with tiny.en on the recordings in `shared/
 English ones: jfk, english, two_speakers and 12 AMI meeting snippets; the others: French and
 Mandarin; noisy machine, same figures every run since decoding is greedy-deterministic):
 - looping: segments flagged by the transcript hallucination guard (repetition, compression;
-  `fw_asr_widgets.transcript._quality`) hold at least half of the text (French: all of it;
+  `fw_asr_widgets._quality`) hold at least half of the text (French: all of it;
   English: none);
 - stock phrases: Whisper's training-data filler ("thanks for watching", "subscribe", ...)
   makes up at least half of the words (of six or more);
@@ -34,8 +34,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fw_asr_widgets._quality import is_hallucination, tokens
 from fw_asr_widgets.local import models
-from fw_asr_widgets.transcript._quality import is_hallucination, tokens
 
 MIN_WORD_PROBABILITY = 0.55
 MIN_AVG_LOGPROB = -0.72

@@ -6,9 +6,10 @@ segment level (`to_pandas()` / `to_pandas("segment")`), one row per `Segment`:
     segment_id string · start, end, duration float64 (seconds) · speaker category (NA when not
     diarized) · text string · confidence float64 (the segment's own: mean word probability,
     else exp(avg_logprob); NaN when unknown) · hallucination boolean (looping or invented
-    text, see `_quality`) · language string · source string (the file *name*; NA when the
-    transcript has no `source`) · avg_logprob, no_speech_prob, compression_ratio,
-    temperature float64 (as the server sent them: Whisper gives these per 30 s window)
+    text, see `fw_asr_widgets._quality`) · language string · source string (the file
+    *name*; NA when the transcript has no `source`) · avg_logprob, no_speech_prob,
+    compression_ratio, temperature float64 (as the server sent them: Whisper gives these
+    per 30 s window)
 
 utterance level (`to_pandas("utterance", max_gap=1.0)`), consecutive segments of one speaker
 separated by at most `max_gap` s merged: the segment columns up to `source`, where
@@ -32,7 +33,7 @@ Decisions:
   sources when two of them share a file name, so rows of different files stay apart.
 - `duration` is rounded to the microsecond: `end - start` of millisecond times otherwise
   shows float noise (`2.4800000000000004`) in CSV and JSON exports.
-- `confidence` is per segment (see `_quality.segment_confidence`): Whisper's `avg_logprob` is
+- `confidence` is per segment (see `fw_asr_widgets._quality`): Whisper's `avg_logprob` is
   a per-window value, which for a short file was one file-level number repeated on every
   row; it is still in the `avg_logprob` column, under its own name.
 """
@@ -52,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from fw_asr_widgets.transcript._quality import is_hallucination, segment_confidence
+from fw_asr_widgets._quality import is_hallucination, segment_confidence
 
 if TYPE_CHECKING:
     from fw_asr_widgets.transcript._model import Segment, Transcript

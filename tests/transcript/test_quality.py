@@ -106,7 +106,7 @@ def test_csv_times_are_rounded_to_the_millisecond(tmp_path: Path) -> None:
 
 
 def test_repetition_and_compression_flag_looping_segments() -> None:
-    from fw_asr_widgets.transcript._quality import is_hallucination, repetition
+    from fw_asr_widgets._quality import is_hallucination, repetition
 
     assert repetition(LOOP) > 0.9
     assert is_hallucination(LOOP)

@@ -1,5 +1,8 @@
 """Hallucination guard and per-segment confidence, from what any response carries.
 
+A bottom-layer module (plain Python, no package imports): the transcript frames and the
+embedded engine both use it.
+
 Whisper-family models (the embedded engine's and Fireworks' alike) sometimes loop: the same
 phrase again and again ("see you in the next video, see you in the next video, ..."), most
 often on audio they cannot follow (a language the model does not know, music, noise). The
