@@ -10,9 +10,10 @@ Decisions:
   descriptions a browser opens directly (it cannot send the key header). `/v1/models` needs
   the key, as on OpenAI and Fireworks.
 - `/v1/models` is the OpenAI list shape (`object: "list"`, `data` of `{id, object: "model",
-  created, owned_by}`); each model adds `endpoints`, `languages` ("en" alone on a basic
-  install) and `local_model` (what decodes it here). A top-level `local_models` says which
-  Whisper models this install has (`available`) and how to add the missing one.
+  created, owned_by}`); each model adds `endpoints`, `multilingual` (false on a basic
+  install: English only) and `local_model` (what decodes it here). A top-level
+  `local_models` says which Whisper models this install has (`available`) and how to add
+  the missing one.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def model_list(file_models: tuple[str, ...], stream_models: tuple[str, ...]) -> 
                 "created": 0,
                 "owned_by": OWNER,
                 "endpoints": endpoints,
-                "languages": "all" if multi else ["en"],
+                "multilingual": multi,
                 "local_model": (
                     f"{models.ENGLISH} for English, {models.MULTILINGUAL} for other languages"
                     if multi

@@ -53,7 +53,7 @@ def test_models_list_is_openai_shaped_and_says_what_is_installed(
     basic = httpx.get(url + "/v1/models").json()
     base = {m["id"]: m for m in basic["local_models"]}["base"]
     assert base["available"] is False and base["install"] == models.INSTALL_MULTILINGUAL
-    assert all(m["languages"] == ["en"] for m in basic["data"])
+    assert all(m["multilingual"] is False and m["local_model"] == "tiny.en" for m in basic["data"])
 
 
 class _Refs(HTMLParser):
