@@ -1,7 +1,7 @@
 """`AsyncClient` and its sync twin `Client` for the pre-recorded audio API.
 
     >>> import fw_asr_widgets as fw
-    >>> tr = fw.Client().transcribe("meeting.wav", timestamp_granularities=["word"])
+    >>> tr = fw.Client().transcribe("meeting.wav")
     >>> tr.text, tr.words[0]
 
 Where requests go:
@@ -16,6 +16,14 @@ Where requests go:
 The sync `Client` runs an `AsyncClient` on a private event loop in a daemon thread, so it
 works in scripts, inside `asyncio.run(...)` and in Jupyter cells alike. Both have the same
 methods with the same parameters and docstrings.
+
+Decisions:
+- Defaults differ from the API's where a notebook user would otherwise get less than they
+  expect: `response_format` defaults to `verbose_json` (timed segments, not the text alone)
+  and, with it, `timestamp_granularities` to `["word", "segment"]` (the API's default is
+  `segment`, which returns no words: the viewer's word highlight, word search and
+  `to_pandas("word")` would be empty). Pass `timestamp_granularities=["segment"]` for
+  segments alone. See `fw_asr_widgets.api._params`.
 """
 
 from __future__ import annotations
@@ -680,8 +688,10 @@ class AsyncClient:
         the raw text for "text", "srt" and "vtt". Fields left at None are not sent (the
         server's defaults apply). `temperature` is a float in [0, 1] or a list of fallback
         temperatures; `timestamp_granularities` ("word", "segment") selects "verbose_json"
-        when `response_format` is unset. `diarize=True` selects "verbose_json" with word and
-        segment timestamps when those are unset (explicit conflicting values raise);
+        when `response_format` is unset, and defaults to both with "verbose_json" (the API's
+        own default, segments only, gives no words). `diarize=True` selects "verbose_json"
+        with word and segment timestamps when those are unset (explicit conflicting values
+        raise);
         `min_speakers`/`max_speakers` need `diarize=True`. `extra_fields` adds form fields
         this version does not know. Every value is checked before anything is read or sent:
         bad values raise `ValueError`, a missing file `FileNotFoundError`, a file over 1 GB

@@ -4,7 +4,8 @@ Routes (as `docs/fireworks-audio-api.md`): `POST /v1/audio/transcriptions`,
 `POST /v1/audio/translations`, `POST /v1/audio/alignments` (approximate: see
 `engine.align_words`), each also under `/inference/v1/audio/...` (the reference's curl
 examples), WebSocket `/v1/audio/transcriptions/streaming`, plus `GET /health` and the
-OpenAPI schema at `/openapi.json`.
+OpenAPI schema at `/openapi.json`; `GET /`, `GET /v1/models` and the offline `GET /docs` page
+come from `_info`.
 
 Every error body has the Fireworks shape
 `{"error": {"object": "error", "type": <type>, "message": <text>}}`:
@@ -47,7 +48,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fw_asr_widgets.audio import AudioDecodeError
-from fw_asr_widgets.local import engine, models
+from fw_asr_widgets.local import _info, engine, models
 
 log = logging.getLogger("fw_asr_widgets.local")
 
@@ -179,7 +180,7 @@ def check_key(expected: str | None, header: str | None) -> bool:
     return hmac.compare_digest(value.encode("utf-8"), expected.encode("utf-8"))
 
 
-_OPEN_PATHS = frozenset({"/health"})
+_OPEN_PATHS = frozenset({"/health"}) | _info.OPEN_PATHS
 
 
 class _TooLargeError(Exception):
@@ -187,7 +188,7 @@ class _TooLargeError(Exception):
 
 
 class GuardMiddleware:
-    """Checks the key on every HTTP request (except `/health`) and caps the body size.
+    """Checks the key on every HTTP request (except `_OPEN_PATHS`) and caps the body size.
 
     Oversized bodies are refused from `Content-Length` before reading, and counted while the
     app reads them (chunked uploads): the app's own response is then replaced by 413.
@@ -772,6 +773,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="fw-asr-widgets embedded engine",
         version="1",
         description="Offline, Fireworks-compatible audio API (Whisper via faster-whisper).",
+        docs_url=None,  # FastAPI's Swagger UI loads from a CDN: `_info` serves an offline page
+        redoc_url=None,
     )
     slots = JobSlots(
         settings.max_concurrent_jobs, settings.max_queued_jobs, settings.retry_after_seconds
@@ -817,6 +820,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "streams_open": streams["open"],
             "multilingual": models.multilingual_available(),
         }
+
+    _info.add_routes(app, file_models=FILE_MODELS, stream_models=STREAM_MODELS)
 
     async def _file_job(request: Request, task: str) -> Response:
         ctype = request.headers.get("content-type", "")

@@ -1,7 +1,8 @@
 """Read and write transcripts as SRT, WebVTT, RTTM, STM, JSON, text, CSV and Parquet.
 
 Conventions (one place, so that writers and parsers agree):
-- Times are written to the millisecond (rounded); parsers return exactly those values.
+- Times are written to the millisecond (rounded); parsers return exactly those values. CSV
+  too: `start`, `end`, `duration` to 3 decimals (no `2.4800000000000004`), `confidence` to 4.
 - Cue text has its whitespace collapsed to single spaces; wrapped lines are joined with a
   space when parsed back.
 - Speakers: SRT prefixes each cue with `[Speaker] `, WebVTT uses `<v Speaker>` voice tags,
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from fw_asr_widgets.errors import TranscriptFormatError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from fw_asr_widgets.transcript._model import Segment, Transcript
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "read_stm",
     "read_vtt",
     "save",
+    "write_csv",
     "write_rttm",
     "write_srt",
     "write_stm",
@@ -503,6 +507,15 @@ def _need_pyarrow() -> None:
         ) from exc
 
 
+CSV_DECIMALS: dict[str, int] = {"start": 3, "end": 3, "duration": 3, "confidence": 4}
+
+
+def write_csv(df: pd.DataFrame, path: str | PathLike[str]) -> None:
+    """Write a transcript frame as CSV with times rounded to the millisecond (`CSV_DECIMALS`)."""
+    decimals = {c: n for c, n in CSV_DECIMALS.items() if c in df.columns}
+    df.round(decimals).to_csv(path, index=False)
+
+
 def save(tr: Transcript, path: str | PathLike[str], *, level: str = "segment") -> Path:
     """Write `tr` to `path` in the format its suffix names (see `SAVE_SUFFIXES`)."""
     p = Path(path)
@@ -511,7 +524,7 @@ def save(tr: Transcript, path: str | PathLike[str], *, level: str = "segment") -
         _need_pyarrow()
         tr.to_pandas(level).to_parquet(p, index=False)
     elif suffix == ".csv":
-        tr.to_pandas(level).to_csv(p, index=False)
+        write_csv(tr.to_pandas(level), p)
     elif suffix in SAVE_SUFFIXES:
         writers: dict[str, Callable[[], str]] = {
             ".srt": tr.to_srt,

@@ -366,7 +366,7 @@ def test_without_multilingual_model_other_languages_are_400_with_hint(
         (TRANSCRIBE, {"language": "de"}),
     ):
         r = httpx.post(url + path, files={"file": ("jfk.wav", jfk)}, data=data, timeout=60)
-        assert_error(r, 400, "invalid_request_error", 'pip install "fw-asr-widgets[multilingual]"')
+        assert_error(r, 400, "invalid_request_error", models.INSTALL_MULTILINGUAL)
     # English still works, and language=None means English with tiny.en only.
     r = httpx.post(url + TRANSCRIBE, files={"file": ("jfk.wav", jfk)}, timeout=60)
     assert r.status_code == 200 and r.headers["x-fw-asr-local-model"] == "tiny.en"
