@@ -48,15 +48,17 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from fw_asr_widgets._quality import is_hallucination, segment_confidence
+from fw_asr_widgets.transcript._segment import Segment, Word, segment_fields
 
 if TYPE_CHECKING:
-    from fw_asr_widgets.transcript._model import Segment, Transcript
+    from fw_asr_widgets.transcript._model import Transcript
 
 SEGMENT_COLUMNS: tuple[str, ...] = (
     "segment_id",
@@ -436,10 +438,18 @@ def concat(
     return out
 
 
-def _empty() -> Transcript:
-    from fw_asr_widgets.transcript._model import Transcript
-
-    return Transcript(text="")
+def _empty() -> Any:
+    """A transcript-shaped object with nothing in it (what an empty `concat` tabulates)."""
+    return SimpleNamespace(
+        text="",
+        language=None,
+        duration=None,
+        segments=(),
+        words=(),
+        task="transcribe",
+        source=None,
+        raw={},
+    )
 
 
 # ---------------------------------------------------------------------- DataFrame → Transcript
@@ -464,9 +474,8 @@ def _single(values: Sequence[Any]) -> Any:
     return counts.most_common(1)[0][0] if counts else None
 
 
-def from_pandas(df: pd.DataFrame, level: str = "auto") -> Transcript:
-    """Rebuild a Transcript from a segment, utterance or word frame (see module docs)."""
-    from fw_asr_widgets.transcript._model import Segment, Transcript, Word
+def from_pandas(df: pd.DataFrame, level: str = "auto") -> dict[str, Any]:
+    """The fields of the Transcript in a segment, utterance or word frame (see module docs)."""
 
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, not {type(df).__name__}")
@@ -515,7 +524,7 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> Transcript:
             )
             for i in range(len(df))
         ]
-        return Transcript.from_segments(
+        return segment_fields(
             segs,
             language=language,
             duration=meta.get("duration"),
@@ -564,7 +573,7 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> Transcript:
                 language=_single([w.language for w in ws]),
             )
         )
-    return Transcript.from_segments(
+    return segment_fields(
         segs,
         words=tuple(words),
         language=language,
