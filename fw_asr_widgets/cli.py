@@ -387,14 +387,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from fw_asr_widgets.api.errors import APIConnectionError, AuthenticationError
+    from fw_asr_widgets.api.errors import (
+        APIConnectionError,
+        AuthenticationError,
+        ConfigurationError,
+    )
 
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("\nfw-asr: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (AuthenticationError, APIConnectionError) as exc:
+    except (AuthenticationError, APIConnectionError, ConfigurationError) as exc:
         print(f"fw-asr: {exc}", file=sys.stderr)
         return EXIT_AUTH
 

@@ -298,3 +298,17 @@ def test_terminal_notice_is_a_line_of_its_own(data_dir: Path) -> None:
     assert len(pieces) == 1 and pieces[0].startswith("fw-asr-widgets: no FIREWORKS_API_KEY"), err
     assert "0/1 [" in err  # the bar was shown on the terminal, after the notice
     assert err.index("embedded local engine") < err.index("0/1 [")
+
+
+def test_no_key_and_no_engine_installed_exits_3(data_dir: Path) -> None:
+    """Without the `local` extra and without a key: exit 3 with the fix named, no traceback."""
+    code = (
+        "import sys; sys.modules['fw_asr_widgets.local'] = None\n"
+        "from fw_asr_widgets.cli import main\n"
+        f"sys.exit(main(['transcribe', {str(data_dir / 'jfk.wav')!r}]))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=cli_env(), timeout=120)  # fmt: skip
+    assert res.returncode == EXIT_AUTH, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "fw-asr-widgets[local]" in res.stderr and "FIREWORKS_API_KEY" in res.stderr
