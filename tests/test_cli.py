@@ -312,3 +312,43 @@ def test_no_key_and_no_engine_installed_exits_3(data_dir: Path) -> None:
     assert res.returncode == EXIT_AUTH, res.stderr
     assert "Traceback" not in res.stderr
     assert "fw-asr-widgets[local]" in res.stderr and "FIREWORKS_API_KEY" in res.stderr
+
+
+def test_stream_on_a_terminal_ends_with_the_transcript_once(
+    data_dir: Path, local_server: object
+) -> None:
+    """On a terminal the live line is revised in place and then replaced by the final text:
+    what stays on screen is the transcript once (it used to stay twice)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fw_asr_widgets.cli", "stream", str(data_dir / "jfk.wav"),
+             "--speed", "0", "--base-url", local_server.url],  # type: ignore[attr-defined]
+            stdout=slave, stderr=subprocess.PIPE, env=cli_env(), text=True,
+        )  # fmt: skip
+        os.close(slave)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        err = proc.communicate(timeout=240)[1]
+    finally:
+        os.close(master)
+    assert proc.returncode == EXIT_OK, err
+    screen = b"".join(chunks).decode(errors="replace")
+    # What a terminal shows: per line (the terminal sends \r\n), the text after its last \r.
+    visible = [ln.rstrip("\r").split("\r")[-1].strip() for ln in screen.split("\n")]
+    visible = [v for v in visible if v]
+    assert len(visible) == 1, visible
+    assert wer(JFK_REFERENCE, visible[0]) <= 0.2
