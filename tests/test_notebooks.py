@@ -18,7 +18,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -86,9 +85,14 @@ def test_each_notebook_starts_with_the_install_command(path: Path) -> None:
     assert NOTEBOOK_INSTALL in load(path).cells[0].source
 
 
+def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
 def _closure(requirements: list[str], extras_of_self: set[str]) -> set[str]:
     """Normalised names of the distributions `requirements` pull in (installed metadata)."""
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pyproject = _pyproject()
     own = pyproject["name"]
     seen: set[str] = set()
     todo = [(Requirement(r), frozenset()) for r in requirements]
@@ -121,7 +125,7 @@ def _closure(requirements: list[str], extras_of_self: set[str]) -> set[str]:
 def test_the_notebook_install_command_covers_every_import() -> None:
     """Every module the notebooks import comes with `pip install -e ".[notebooks]"`."""
     assert NOTEBOOK_INSTALL == 'pip install -e ".[notebooks]"'
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pyproject = _pyproject()
     extras: set[str] = set()
     installed = _closure([*pyproject["dependencies"], "fw-asr-widgets[notebooks]"], extras)
     installed |= {"jupyterlab"}  # the command's second half runs it
