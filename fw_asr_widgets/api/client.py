@@ -11,7 +11,7 @@ Where requests go:
   the request's model (`whisper-v3` and `whisper-v3-turbo` live on different hosts);
 - neither: the embedded local engine (`fw_asr_widgets.local.shared_server()`, needs the
   `local` extra), started on first use and announced once per process on stderr (silence it
-  with `FW_ASR_QUIET=1`) and in the `fw_asr_widgets` logger.
+  with `FW_ASR_QUIET=1`; never in a Jupyter kernel) and in the `fw_asr_widgets` logger.
 
 The sync `Client` runs an `AsyncClient` on a private event loop in a daemon thread, so it
 works in scripts, inside `asyncio.run(...)` and in Jupyter cells alike. Both have the same
@@ -355,7 +355,15 @@ def _announce(url: str) -> None:
         _announced = True
     msg = f"fw-asr-widgets: no {ENV_KEY} set; using the embedded local engine at {url}"
     logger.info(msg)
-    if os.environ.get("FW_ASR_QUIET", "").strip().lower() not in ("1", "true", "yes"):
+    # Not in a Jupyter kernel: there stderr is a pink box that reads like an error and would
+    # save a port number in the notebook (decision: notebooks say which engine they use).
+    kernelapp = sys.modules.get("ipykernel.kernelapp")
+    in_kernel = kernelapp is not None and kernelapp.IPKernelApp.initialized()
+    if not in_kernel and os.environ.get("FW_ASR_QUIET", "").strip().lower() not in (
+        "1",
+        "true",
+        "yes",
+    ):
         print(msg, file=sys.stderr)
 
 
