@@ -96,9 +96,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
                 job.body = bytes(response.body).decode("utf-8")
                 job.status = "completed"
             except server.AudioDecodeError as exc:
-                job.body = json.dumps(
-                    server.error_body(server.decode_error_message(filename, exc))
-                )
+                job.body = json.dumps(server.error_body(server.decode_error_message(filename, exc)))
                 job.status = "failed"
             except engine.EngineInputError as exc:
                 job.body = json.dumps(server.error_body(str(exc)))
@@ -130,9 +128,14 @@ def mount(app: FastAPI, settings: Settings) -> None:
                 raise server._bad(
                     f"the uploaded file {upload.filename or 'file'!r} is empty (0 bytes)"
                 )
-            spool = tempfile.TemporaryFile(prefix="fw-asr-batch-")
-            upload.file.seek(0)
-            await asyncio.to_thread(shutil.copyfileobj, upload.file, spool, 1 << 20)
+            # The spool outlives this request: the job closes (and so deletes) it.
+            spool = tempfile.TemporaryFile(prefix="fw-asr-batch-")  # noqa: SIM115
+            try:
+                upload.file.seek(0)
+                await asyncio.to_thread(shutil.copyfileobj, upload.file, spool, 1 << 20)
+            except BaseException:
+                spool.close()
+                raise
         finally:
             await form.close()
         job = BatchJobRecord(uuid.uuid4().hex)
