@@ -14,4 +14,5 @@ FIGURES = (
     "viewer",
     "batch",
     "accuracy",
+    "corpus",
 )
