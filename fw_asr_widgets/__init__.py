@@ -31,6 +31,7 @@ from fw_asr_widgets.transcript import (
 if TYPE_CHECKING:
     from fw_asr_widgets.corpus import Corpus, CorpusRun, open_corpus, transcribe_corpus
     from fw_asr_widgets.widgets import App, Recorder, Timeline, TranscriptViewer, Uploader, app
+    from fw_asr_widgets.widgets.search import CorpusSearch
 
 __all__ = [
     "App",
@@ -38,6 +39,7 @@ __all__ = [
     "Client",
     "Corpus",
     "CorpusRun",
+    "CorpusSearch",
     "Recorder",
     "Segment",
     "Timeline",
@@ -68,4 +70,8 @@ def __getattr__(name: str) -> object:
         from fw_asr_widgets import corpus
 
         return getattr(corpus, name)
+    if name == "CorpusSearch":
+        from fw_asr_widgets.widgets.search import CorpusSearch
+
+        return CorpusSearch
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

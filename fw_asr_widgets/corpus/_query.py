@@ -313,6 +313,12 @@ class Corpus:
             .drop(columns="_t")
         )
 
+    def search_widget(self, query: str = "", **kwargs: Any) -> Any:
+        """A `CorpusSearch` widget over this corpus (click a hit to hear it)."""
+        from fw_asr_widgets.widgets.search import CorpusSearch
+
+        return CorpusSearch(self, query, **kwargs)
+
     def close(self) -> None:
         self.con.close()
 
