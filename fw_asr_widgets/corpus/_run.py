@@ -153,7 +153,7 @@ class Sink:
         words = tr.to_pandas("word")
         for df in (seg, words):
             for k, v in keys.items():
-                df.insert(0, k, v) if k not in df.columns else df.__setitem__(k, v)
+                df[k] = v
         words["word_index"] = np.arange(len(words), dtype=np.int64)
         seg["source"] = sf.path
         words["source"] = sf.path
@@ -324,6 +324,10 @@ def transcribe_corpus(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if mode == "batch" and cluster is not None:
+        raise ValueError(
+            "mode='batch' hands the work to Fireworks' Batch API: leave cluster=None with it"
+        )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
     kw = check_kwargs(transcribe_kwargs, diarize, concurrency)
