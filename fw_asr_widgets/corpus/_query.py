@@ -109,10 +109,11 @@ class Corpus:
         return df
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyRelation:
-        """Run SQL over the views `files`, `segments`, `words`; `.df()` gives pandas."""
+        """Run SQL over the views `files`, `segments`, `words` (`?` placeholders take
+        `params`); a DuckDB relation: `.df()` gives pandas, `.arrow()` pyarrow."""
         if params is None:
             return self.con.sql(query)
-        return self.con.execute(query, list(params)).fetch_arrow_table()  # type: ignore[return-value]
+        return self.con.sql(query, params=list(params))
 
     def _one(self, sql: str) -> tuple[Any, ...]:
         rows = self.con.execute(sql).fetchall()

@@ -99,7 +99,7 @@ def test_search_words_phrases_prefixes_speakers_files(corpus_dir: Path) -> None:
     assert len(corpus.search("refund", speaker="SPEAKER_01")) == 1
     assert len(corpus.search("refund", within="/calls/b.wav")) == 1
     assert len(corpus.search("refund", within="*a.wav")) == 2
-    files = corpus.sql("SELECT file_id FROM files WHERE path LIKE '%b.wav'").df()
+    files = corpus.sql("SELECT file_id FROM files WHERE path LIKE ?", ["%b.wav"]).df()
     assert len(corpus.search("refund", within=files)) == 1
     assert len(corpus.search("refund", limit=1)) == 1
     assert corpus.search("nothing like this").empty
