@@ -1,8 +1,14 @@
-"""A self-contained HTML transcript page: speaker-coloured lines, audio embedded, click to seek.
+"""A self-contained HTML transcript page: speaker-coloured lines, audio embedded, click to play.
 
 One file with no external resources, so it can be mailed or opened offline. The audio is
 embedded as a base64 data URI; files over `max_audio_bytes` are left out (the page then shows
 the transcript only) to keep the page a reasonable size.
+
+Decisions:
+- Clicking a line plays the audio from that line's start, as a click on a row (or a word) of
+  the `TranscriptViewer` widget does: one behaviour everywhere.
+- Speaker colours come from `fw_asr_widgets._palette`, shared with the notebook HTML repr and
+  the widgets.
 """
 
 from __future__ import annotations
@@ -14,11 +20,11 @@ import mimetypes
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fw_asr_widgets._palette import speaker_colors
+
 if TYPE_CHECKING:
     from fw_asr_widgets.transcript import Transcript
 
-# Okabe–Ito palette: distinguishable with the common forms of colour blindness.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:52rem;margin:2rem auto;
@@ -52,13 +58,14 @@ def render_html_page(
 ) -> str:
     """The page as a string."""
     speakers = list(tr.speakers)
-    colour = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(speakers)}
+    colour = speaker_colors(speakers)
     rows = []
     for seg in tr.segments:
         spk = seg.speaker or ""
         style = f' style="color:{colour[spk]}"' if spk in colour else ""
         rows.append(
-            f'<div class="seg" data-start="{seg.start:.3f}" data-end="{seg.end:.3f}">'
+            f'<div class="seg" data-start="{seg.start:.3f}" data-end="{seg.end:.3f}"'
+            ' title="Click to play from here">'
             f'<span class="t">{_mmss(seg.start)}</span>'
             f'<span class="spk"{style}>{html.escape(spk)}</span>'
             f"<span>{html.escape(seg.text)}</span></div>"

@@ -81,6 +81,9 @@ _REQUEST_ID_HEADERS = (
     "cf-ray",
 )
 _MAX_MESSAGE = 300
+SERVED_MODEL_HEADER = "x-fw-asr-local-model"
+"""Response header in which the embedded engine names the local model that served a request;
+its value is kept in the result's `Transcript.raw` under the same name."""
 _announced = False
 _announce_lock = threading.Lock()
 
@@ -615,6 +618,11 @@ class AsyncClient:
                 status_code=response.status_code,
                 request_id=_request_id(response.headers),
             )
+        served = response.headers.get(SERVED_MODEL_HEADER)
+        if served and SERVED_MODEL_HEADER not in data:
+            # The engine names the local model that served the request in a header; keep it
+            # with the result (`Transcript.raw[SERVED_MODEL_HEADER]`) so the UI can show it.
+            data = {**data, SERVED_MODEL_HEADER: served}
         try:
             return Transcript.from_response(data, source=source)
         except (TypeError, ValueError) as exc:

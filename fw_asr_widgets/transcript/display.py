@@ -1,7 +1,7 @@
 """Notebook display of a Transcript: a short plain-text repr and a bounded HTML view.
 
-Speaker colours come from the Okabe-Ito palette (distinguishable with the common forms of
-colour blindness), assigned in order of first appearance, so a speaker keeps its colour in
+Speaker colours come from `fw_asr_widgets._palette` (the one palette shared with the HTML page
+and the widgets), assigned in order of first appearance, so a speaker keeps its colour in
 every rendering of the same transcript.
 """
 
@@ -9,29 +9,17 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE, speaker_colors
 
 if TYPE_CHECKING:
     from fw_asr_widgets.transcript._model import Transcript
 
-#: Okabe & Ito (2008) colour-blind-safe palette (black left out: it is the text colour).
-PALETTE: tuple[str, ...] = (
-    "#0072B2",
-    "#E69F00",
-    "#009E73",
-    "#CC79A7",
-    "#56B4E9",
-    "#D55E00",
-    "#F0E442",
-)
+__all__ = ["MAX_HTML_SEGMENTS", "PALETTE", "clock", "short_repr", "speaker_colors", "to_html"]
+
 MAX_HTML_SEGMENTS = 50
 _MAX_HTML_TEXT = 2000
-
-
-def speaker_colors(speakers: Sequence[str]) -> dict[str, str]:
-    """Speaker → colour, cycling through `PALETTE` in the given order."""
-    return {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(speakers)}
 
 
 def clock(t: float | None) -> str:
@@ -75,7 +63,7 @@ def to_html(tr: Transcript, max_segments: int = MAX_HTML_SEGMENTS) -> str:
     rows = []
     for s in tr.segments[:max_segments]:
         if s.speaker is not None:
-            col = colors.get(s.speaker, "#777777")
+            col = colors.get(s.speaker, NO_SPEAKER_COLOR)
             spk = (
                 f'<span style="color:{col};font-weight:600;white-space:nowrap;'
                 f'border-left:4px solid {col};padding-left:4px">{esc(s.speaker)}</span>'

@@ -41,6 +41,63 @@ def resolve_client(client: Client | None) -> Client:
     return Client()
 
 
+def _where(client: Any) -> tuple[str, str | None]:
+    """``("embedded" | "fireworks" | "server", host)`` of the server `client` talks to."""
+    if getattr(client, "uses_embedded_engine", False):
+        return "embedded", None
+    base = getattr(client, "base_url", None)
+    if base:
+        from urllib.parse import urlsplit
+
+        return "server", urlsplit(str(base)).netloc or str(base)
+    return "fireworks", None
+
+
+def planned_model_label(
+    client: Any, model: str, language: str | None, *, streaming: bool = False
+) -> str:
+    """What serves the requests `client` is about to make, in words, before any result.
+
+    The embedded engine does not run the Fireworks model it is asked for: it serves English
+    (and every stream) with Whisper tiny.en and other languages with the multilingual Whisper
+    base (`fw_asr_widgets.local.models`), so naming the requested `model` would mislead.
+    """
+    kind, host = _where(client)
+    lang = f" · {language}" if language else ""
+    if kind == "embedded":
+        from fw_asr_widgets.local import models
+
+        if streaming or language == "en":
+            return f"embedded engine (Whisper {models.ENGLISH})"
+        if language:
+            return f"embedded engine (Whisper {models.MULTILINGUAL}){lang}"
+        if models.multilingual_available():
+            return (
+                f"embedded engine (Whisper {models.ENGLISH} for English, "
+                f"{models.MULTILINGUAL} for other languages)"
+            )
+        return f"embedded engine (Whisper {models.ENGLISH}, English only)"
+    if kind == "server":
+        return f"{model} at {host}{lang}"
+    return f"Fireworks {model}{lang}"
+
+
+def served_model_label(client: Any, model: str, transcript: Any) -> str:
+    """The model that served `transcript`: the engine's `x-fw-asr-local-model` report when
+    there is one, else the requested `model` on the server `client` talks to."""
+    from fw_asr_widgets.api.client import SERVED_MODEL_HEADER
+
+    raw = getattr(transcript, "raw", None) or {}
+    served = raw.get(SERVED_MODEL_HEADER) if hasattr(raw, "get") else None
+    kind, host = _where(client)
+    if served:
+        where = "embedded engine" if kind == "embedded" else (host or "server")
+        return f"{where} (Whisper {served})"
+    if kind == "server":
+        return f"{model} at {host}"
+    return f"Fireworks {model}"
+
+
 def friendly_error(exc: BaseException) -> str:
     """One plain-language sentence for `exc` (never contains the key: our errors scrub it)."""
     from fw_asr_widgets.api import errors as e

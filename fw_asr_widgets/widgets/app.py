@@ -7,6 +7,12 @@
 
 The viewer and the timeline show the latest result: a finished upload (with its audio, kept
 until the panel is closed) or the recorder's take once it stops (with the recorded audio).
+
+Decisions:
+- Before any result, the viewer and the timeline show `EMPTY_TEXT` (what to do), not an empty
+  list and a made-up 0:00–0:01 axis.
+- A take is shown by itself once its transcript is final after Stop; there is no "show" button
+  (it only repeated that). `show_recording()` stays for code.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from fw_asr_widgets.widgets.timeline import Timeline
 from fw_asr_widgets.widgets.uploader import Uploader
 from fw_asr_widgets.widgets.viewer import TranscriptViewer
 
-__all__ = ["App", "app"]
+__all__ = ["EMPTY_TEXT", "App", "app"]
+
+EMPTY_TEXT = "Record or upload audio to see the transcript here."
+TIMELINE_EMPTY_TEXT = "Who spoke when shows here once there is a transcript."
 
 
 class App(ipywidgets.VBox):  # type: ignore[misc]
@@ -41,9 +50,9 @@ class App(ipywidgets.VBox):  # type: ignore[misc]
         self.uploader = Uploader(
             client=self.client, diarize=diarize, model=model, language=language, keep_audio=True
         )
-        self.viewer = TranscriptViewer(height=viewer_height)
-        self.timeline = Timeline(viewer=self.viewer)
-        self.latest = ipywidgets.HTML("<i>Record or upload something: the result shows here.</i>")
+        self.viewer = TranscriptViewer(height=viewer_height, empty_text=EMPTY_TEXT)
+        self.timeline = Timeline(viewer=self.viewer, empty_text=TIMELINE_EMPTY_TEXT)
+        self.latest = ipywidgets.HTML("")
         tabs: list[ipywidgets.Widget] = []
         titles: list[str] = []
         self.recorder: Any = None
@@ -58,14 +67,8 @@ class App(ipywidgets.VBox):  # type: ignore[misc]
             tabs.append(ipywidgets.HTML(f"The recorder is unavailable: {friendly_error(exc)}"))
             titles.append("Record")
         else:
-            show = ipywidgets.Button(
-                description="Show recording below",
-                icon="arrow-down",
-                layout=ipywidgets.Layout(width="auto"),
-            )
-            show.on_click(lambda _b: self.show_recording())
             self.recorder.observe(self._on_recording, names="recording")
-            tabs.append(ipywidgets.VBox([self.recorder, show]))
+            tabs.append(self.recorder)
             titles.append("Record")
         tabs.append(self.uploader)
         titles.append("Upload")

@@ -26,6 +26,10 @@ Decisions:
 - Each Start begins a new take: `transcript` and `audio` describe the latest take; finished
   earlier takes stay in `takes`.
 - Traits are updated at most ~10 times a second, from the feeder thread.
+- `model_label` names what transcribes, not only what is asked for: with the embedded engine,
+  "embedded engine (Whisper tiny.en)", the model its streaming route always runs (a stream
+  carries no model report: the engine's messages have no model field and the handshake no
+  header); elsewhere the requested model and its server.
 """
 
 from __future__ import annotations
@@ -43,7 +47,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import traitlets
 
-from fw_asr_widgets.widgets._base import FwWidget, Throttle, asset, friendly_error, resolve_client
+from fw_asr_widgets.widgets._base import (
+    FwWidget,
+    Throttle,
+    asset,
+    friendly_error,
+    planned_model_label,
+    resolve_client,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -147,7 +158,7 @@ class Recorder(FwWidget):
         self._lock = threading.RLock()
         self._ui = Throttle(UI_INTERVAL)
         self._closed = False
-        self.model_label = model + (f" · {language}" if language else "")
+        self.model_label = planned_model_label(self.client, model, language, streaming=True)
         self.status = READY
         self.on_msg(self._on_msg)
 

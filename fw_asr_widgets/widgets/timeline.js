@@ -1,15 +1,11 @@
+// @ts-check
 // Timeline front end: who-spoke-when lanes on a canvas. Wheel (or the buttons) zooms around the
 // pointer, drag pans, click sets `current_time` (a linked viewer seeks through the kernel).
+// Colours come from the kernel's `palette` / `no_speaker_color` traits (one palette, in Python).
+// With nothing to draw, `empty_text` is shown instead of the canvas.
 
-const PALETTE = [
-  "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-  "#17becf", "#e377c2", "#8c564b", "#bcbd22", "#7f7f7f",
-];
-const NO_SPEAKER = "#9e9e9e";
 const LABEL_W = 110;
 const AXIS_H = 18;
-
-function color(i) { return i >= 0 ? PALETTE[i % PALETTE.length] : NO_SPEAKER; }
 
 function h(tag, cls, text) {
   const e = document.createElement(tag);
@@ -39,10 +35,26 @@ function render({ model, el }) {
   zfit.title = "Show everything";
   const range = h("span", "fwt-range");
   bar.append(zin, zout, zfit, range);
-  const canvas = h("canvas", "fwt-canvas");
-  root.append(bar, canvas);
+  const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", "fwt-canvas"));
+  const empty = h("div", "fwt-empty");
+  root.append(bar, canvas, empty);
   el.appendChild(root);
-  const ctx = canvas.getContext("2d");
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+
+  /**
+   * Colour of speaker `i` (-1: no speaker) from the synced palette.
+   * @param {number} i
+   * @returns {string}
+   */
+  function color(i) {
+    /** @type {string[]} */
+    const palette = model.get("palette") || [];
+    const none = model.get("no_speaker_color") || "";
+    return i >= 0 && palette.length ? palette[i % palette.length] : none;
+  }
+
+  /** True when there is nothing to draw: no spans and no known duration. */
+  function isEmpty() { return !rows.length && !(model.get("duration") > 0); }
 
   let rows = [];
   let view = [0, 1];
@@ -74,6 +86,10 @@ function render({ model, el }) {
   function tOf(x) { return view[0] + ((x - LABEL_W) / (width - LABEL_W)) * (view[1] - view[0]); }
 
   function draw() {
+    const nothing = isEmpty();
+    root.classList.toggle("fwt-empty-state", nothing);
+    empty.textContent = nothing ? (model.get("empty_text") || "") : "";
+    if (nothing) { root.dataset.spans = "0"; return; }
     const L = lanes();
     const lh = model.get("lane_height") || 26;
     const height = L.length * lh + AXIS_H;
@@ -214,6 +230,9 @@ function render({ model, el }) {
   model.on("change:current_time", schedule);
   model.on("change:speaker_names", schedule);
   model.on("change:lane_height", schedule);
+  model.on("change:palette", schedule);
+  model.on("change:no_speaker_color", schedule);
+  model.on("change:empty_text", schedule);
   const ro = typeof ResizeObserver !== "undefined" ? new ResizeObserver(schedule) : null;
   if (ro) ro.observe(root);
   reload();
@@ -226,6 +245,9 @@ function render({ model, el }) {
     model.off("change:current_time", schedule);
     model.off("change:speaker_names", schedule);
     model.off("change:lane_height", schedule);
+    model.off("change:palette", schedule);
+    model.off("change:no_speaker_color", schedule);
+    model.off("change:empty_text", schedule);
   };
 }
 

@@ -9,6 +9,12 @@ any number of views of either widget, and for a timeline and viewer in different
 Spans are compact rows ``[start, end, speaker_index]`` (neighbouring spans of one speaker
 merged). Like the viewer's segments they are synced state up to `SYNC_SEGMENT_LIMIT` spans and
 a ``{"type": "spans", "revision", "rows"}`` message after ``{"type": "ready"}`` above that.
+
+Decisions:
+- Speaker colours come from `fw_asr_widgets._palette` (the `palette` / `no_speaker_color`
+  traits), the same as the viewer, the HTML page and the notebook repr.
+- With nothing to draw (no spans, no duration) the page shows `empty_text` instead of an empty
+  0:00–0:01 axis with a made-up "speech" lane.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 import traitlets
 
+from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE
 from fw_asr_widgets.transcript import Transcript
 from fw_asr_widgets.widgets._base import FwWidget, asset
 from fw_asr_widgets.widgets.viewer import SYNC_SEGMENT_LIMIT, TranscriptViewer, speaker_table
@@ -69,6 +76,9 @@ class Timeline(FwWidget):
     duration = traitlets.Float(0.0).tag(sync=True)
     current_time = traitlets.Float(0.0).tag(sync=True)
     lane_height = traitlets.Int(26).tag(sync=True)
+    palette = traitlets.List(traitlets.Unicode(), default_value=list(PALETTE)).tag(sync=True)
+    no_speaker_color = traitlets.Unicode(NO_SPEAKER_COLOR).tag(sync=True)
+    empty_text = traitlets.Unicode("No transcript to show.").tag(sync=True)
 
     def __init__(
         self,

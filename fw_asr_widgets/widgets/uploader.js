@@ -1,6 +1,9 @@
+// @ts-check
 // Uploader front end: drop zone + file picker + path/URL box; sends files in acknowledged
 // slices ({type:"slice", file_id, index, final, name, size} + one buffer) and renders the
-// per-file status rows that the kernel keeps in the `files` trait.
+// per-file status rows that the kernel keeps in the `files` trait. While the server works on a
+// file, its row counts the seconds since `started_at` (kernel clock, epoch seconds) and, when
+// the kernel gave an `estimate`, says about how long is left.
 
 function h(tag, cls, text) {
   const e = document.createElement(tag);
@@ -21,6 +24,27 @@ const STATE_TEXT = {
   done: "done",
   error: "error",
 };
+
+/**
+ * State text of a row being transcribed: elapsed seconds and what the estimate says is left.
+ * @param {{started_at?: number, estimate?: number}} r
+ * @param {number} nowSeconds
+ * @returns {{text: string, fraction: number | null}}
+ */
+export function transcribingText(r, nowSeconds) {
+  const started = Number(r.started_at) || 0;
+  const elapsed = started > 0 ? Math.max(0, Math.floor(nowSeconds - started)) : 0;
+  const estimate = Number(r.estimate) || 0;
+  let text = `transcribing… ${elapsed} s`;
+  if (estimate > 0) {
+    const left = Math.ceil(estimate - elapsed);
+    text += left > 0
+      ? ` · about ${left} s left`
+      : ` · longer than the ${Math.round(estimate)} s estimated, almost done?`;
+    return { text, fraction: Math.min(0.95, elapsed / estimate) };
+  }
+  return { text, fraction: null };
+}
 
 function render({ model, el }) {
   const root = h("div", "fwu");
@@ -151,14 +175,23 @@ function render({ model, el }) {
     const name = h("span", "fwu-name", r.name);
     name.title = r.source || r.name;
     const size = h("span", "fwu-size", r.size_text || "");
-    const bar = h("progress", "fwu-bar");
+    const bar = /** @type {HTMLProgressElement} */ (h("progress", "fwu-bar"));
     bar.max = 1;
-    if (r.state === "transcribing") bar.removeAttribute("value"); // indeterminate
-    else bar.value = r.state === "done" ? 1 : Math.max(0, Math.min(1, r.progress || 0));
     let text = STATE_TEXT[r.state] || r.state;
+    if (r.state === "transcribing") {
+      const t = transcribingText(r, Date.now() / 1000);
+      text = t.text;
+      if (t.fraction === null) bar.removeAttribute("value"); // indeterminate
+      else bar.value = t.fraction;
+    } else {
+      bar.value = r.state === "done" ? 1 : Math.max(0, Math.min(1, r.progress || 0));
+    }
     if (r.state === "uploading") text = `uploading ${Math.round((r.progress || 0) * 100)}%`;
     const state = h("span", "fwu-state", text);
-    const detail = h("span", "fwu-detail", r.state === "error" ? r.error : (r.summary || r.error || ""));
+    let info = r.state === "error" ? r.error : (r.summary || r.error || "");
+    if (r.state === "done" && r.served_by) info += ` · ${r.served_by}`;
+    const detail = h("span", "fwu-detail", info);
+    if (r.served_by) detail.title = `Transcribed by ${r.served_by}`;
     e.append(name, size, bar, state, detail);
     if (r.state === "uploading") {
       const cancel = h("button", "fwu-btn fwu-cancel", "✕");
@@ -172,8 +205,22 @@ function render({ model, el }) {
   model.on("change:files", renderRows);
   model.on("change:settings", renderRows);
   renderRows();
+  // Tick the elapsed time of rows being transcribed (only their state text and bar change).
+  const ticker = setInterval(() => {
+    for (const r of model.get("files") || []) {
+      if (r.state !== "transcribing") continue;
+      const e = list.querySelector(`.fwu-row[data-id="${r.id}"]`);
+      if (!e) continue;
+      const t = transcribingText(r, Date.now() / 1000);
+      const state = e.querySelector(".fwu-state");
+      if (state) state.textContent = t.text;
+      const bar = /** @type {HTMLProgressElement | null} */ (e.querySelector(".fwu-bar"));
+      if (bar && t.fraction !== null) bar.value = t.fraction;
+    }
+  }, 1000);
 
   return () => {
+    clearInterval(ticker);
     model.off("msg:custom", onMsg);
     model.off("change:files", renderRows);
     model.off("change:settings", renderRows);

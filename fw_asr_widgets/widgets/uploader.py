@@ -23,7 +23,19 @@ it until `close()` so a viewer can play it; see `audio_paths`).
 
 Transcription runs on a thread pool (`concurrency` files at once), so the cell returns at
 once and results arrive between cells. The `files` trait holds only small per-file status
-(id, name, size, progress, state, error, summary): never bytes, never the API key.
+(id, name, size, progress, state, error, summary, served_by, started_at, estimate): never
+bytes, never the API key.
+
+Decisions:
+- The settings line names what will transcribe (`planned_model_label`: with the embedded engine
+  "embedded engine (Whisper tiny.en)", not the Fireworks name it is asked for); each finished
+  row names what did (`served_by`, from the engine's `x-fw-asr-local-model` report).
+- Errors speak of the user's file by its name: a browser upload's temp path never shows, nor
+  an errno; an undecodable file gets one plain sentence (`errors` holds the same text).
+- While the server works there is no progress to report, so a row shows the time elapsed and
+  an estimate: the file's duration (probed before sending) divided by a speed factor, at first
+  `ASSUMED_SPEED`, then the speed measured on this uploader's finished files. `started_at` is
+  the kernel's wall clock (epoch seconds); the page counts from it.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -46,7 +59,14 @@ from typing import Any
 import traitlets
 
 from fw_asr_widgets.transcript import Transcript
-from fw_asr_widgets.widgets._base import FwWidget, asset, friendly_error, resolve_client
+from fw_asr_widgets.widgets._base import (
+    FwWidget,
+    asset,
+    friendly_error,
+    planned_model_label,
+    resolve_client,
+    served_model_label,
+)
 
 __all__ = ["SLICE_BYTES", "WINDOW", "Uploader"]
 
@@ -58,6 +78,10 @@ WINDOW = 3
 
 STALE_SECONDS = 10.0
 """An unfinished upload with no slice for this long is abandoned (its page went away)."""
+
+ASSUMED_SPEED = 8.0
+"""Seconds of audio transcribed per second before one is measured (the embedded engine with
+diarization on a shared 2-core machine: a 3-minute file in about 24 s)."""
 
 _PROGRESS_STEP = 0.02
 
@@ -154,8 +178,9 @@ class Uploader(FwWidget):
         self._inflight: set[Future[Any]] = set()
         self._closed = False
         self._counter = itertools.count(1)
+        self._speed = ASSUMED_SPEED
         self.settings = " · ".join(
-            [model, *(["diarize"] if diarize else []), *([language] if language else [])]
+            [planned_model_label(self.client, model, language), *(["diarize"] if diarize else [])]
         )
         self.on_msg(self._on_msg)
 
@@ -271,6 +296,9 @@ class Uploader(FwWidget):
             "state": "uploading",
             "error": "",
             "summary": "",
+            "served_by": "",
+            "started_at": 0.0,
+            "estimate": 0.0,
         }
         row.update(fields)
         with self._lock:
@@ -452,9 +480,48 @@ class Uploader(FwWidget):
             with self._lock:
                 self._inflight.discard(fut)
 
+    @staticmethod
+    def _audio_seconds(target: str) -> float:
+        """Duration of the file `target` from its header (0.0: unknown, a URL, undecodable)."""
+        if _is_url(target):
+            return 0.0
+        try:
+            from fw_asr_widgets.audio import probe
+
+            info = probe(target)
+        except Exception:  # undecodable: the request reports it properly
+            return 0.0
+        return float(info.duration or 0.0)
+
+    def _user_error(self, rec: _Upload, exc: BaseException) -> str:
+        """One plain sentence about `rec` by the user's file name (no temp path, no errno)."""
+        from fw_asr_widgets.audio import AudioDecodeError
+
+        name = rec.name
+        if isinstance(exc, AudioDecodeError):
+            detail = str(exc).lower()
+            if "empty" in detail:
+                return f"{name} is empty (0 bytes)."
+            if "no audio stream" in detail:
+                return f"{name} has no audio track."
+            if "no such file" in detail:
+                return f"{name} is no longer there (moved or deleted?)."
+            return (
+                f"{name} is not an audio or video file that can be read (or it is damaged). "
+                "Try WAV, MP3, FLAC, OGG, M4A or MP4."
+            )
+        return _scrub_paths(friendly_error(exc), rec, self._tmpdir)
+
     def _run(self, rec: _Upload, target: str) -> None:
         try:
-            self._update_row(rec.id, state="transcribing")
+            audio_seconds = self._audio_seconds(target)
+            started = time.time()
+            self._update_row(
+                rec.id,
+                state="transcribing",
+                started_at=round(started, 3),
+                estimate=round(audio_seconds / self._speed, 1) if audio_seconds > 0 else 0.0,
+            )
             kwargs: dict[str, Any] = {
                 "model": self.model_name,
                 "response_format": "verbose_json",
@@ -468,19 +535,38 @@ class Uploader(FwWidget):
             tr = self._transcribe(target, kwargs)
             if not isinstance(tr, Transcript):
                 raise TypeError(f"the client returned {type(tr).__name__}, not a Transcript")
+            took = time.time() - started
+            if audio_seconds > 0 and took > 0:
+                self._speed = max(0.5, audio_seconds / took)
             tr = tr.with_source(rec.source)
+            served = served_model_label(self.client, self.model_name, tr)
             with self._lock:
                 self.transcripts[rec.source] = tr
                 self.errors.pop(rec.source, None)
-            self._update_row(rec.id, state="done", progress=1.0, summary=_summary(tr))
+            self._update_row(
+                rec.id, state="done", progress=1.0, summary=_summary(tr), served_by=served
+            )
             for cb in list(self._callbacks):
                 try:
                     cb(rec.source, tr)
                 except Exception as exc:
                     self._update_row(rec.id, error=f"on_result callback failed: {exc!r}")
         except Exception as exc:
-            self._fail(rec, friendly_error(exc))
+            self._fail(rec, self._user_error(rec, exc))
         finally:
             if rec.temp and not (self.keep_audio and rec.source in self.audio_paths):
                 self._close_file(rec)
             self._done_one()
+
+
+_ERRNO = re.compile(r"\s*\((?:[A-Za-z_.]*Error: )?\[Errno -?\d+\][^)]*\)|\[Errno -?\d+\]\s*")
+
+
+def _scrub_paths(message: str, rec: _Upload, tmpdir: Path) -> str:
+    """`message` with `rec`'s temp path (and the temp folder) replaced by the file's name and
+    errno codes removed."""
+    if rec.temp and rec.path is not None:
+        for form in (str(rec.path), rec.path.name):
+            message = message.replace(form, rec.name)
+    message = message.replace(str(tmpdir), "<upload>")
+    return _ERRNO.sub("", message).strip()

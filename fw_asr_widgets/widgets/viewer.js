@@ -1,3 +1,4 @@
+// @ts-check
 // TranscriptViewer front end: virtualised rows, audio player, word highlight, search, renames.
 //
 // Rows come from the `segments` trait ([start, end, speakerIndex, text]) or, for large
@@ -5,15 +6,21 @@
 // this view sends {type:"ready"}. Only the rows in (and just around) the viewport are in the DOM:
 // each row's height is estimated, then measured once it is rendered; `offsets` holds the prefix
 // sums and a spacer element gives the scroll area its full height.
+//
+// Speaker colours come from the kernel (`palette`, `no_speaker_color` traits; one palette in
+// fw_asr_widgets/_palette.py). A click on a row or a word plays from there (as in the HTML page).
 
-export const PALETTE = [
-  "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-  "#17becf", "#e377c2", "#8c564b", "#bcbd22", "#7f7f7f",
-];
-export const NO_SPEAKER = "#9e9e9e";
-
-export function speakerColor(i) {
-  return i >= 0 ? PALETTE[i % PALETTE.length] : NO_SPEAKER;
+/**
+ * Colour of speaker `i` (order of first appearance; -1: no speaker) from the synced palette.
+ * @param {{get: (name: string) => any}} model
+ * @param {number} i
+ * @returns {string}
+ */
+export function speakerColor(model, i) {
+  /** @type {string[]} */
+  const palette = model.get("palette") || [];
+  const none = model.get("no_speaker_color") || "";
+  return i >= 0 && palette.length ? palette[i % palette.length] : none;
 }
 
 export function fmtTime(t) {
@@ -152,10 +159,12 @@ function render({ model, el }) {
     }
     if (!n) {
       const total = model.get("n_segments");
-      setStatus(total ? `loading ${total} segments…` : "no segments");
+      setStatus(total ? `loading ${total} segments…` : (model.get("empty_text") || ""));
+      root.classList.toggle("fwv-empty", !total);
     } else if (!status.classList.contains("fwv-error")) {
       setStatus("");
     }
+    if (n) root.classList.remove("fwv-empty");
   }
 
   function setWords(msg) {
@@ -184,14 +193,15 @@ function render({ model, el }) {
     e.dataset.i = String(i);
     e.dataset.start = String(r[0]);
     e.dataset.end = String(r[1]);
-    e.style.borderLeftColor = speakerColor(r[2]);
+    e.style.borderLeftColor = speakerColor(model, r[2]);
     e.classList.toggle("fwv-row-active", i === activeSeg);
     e.classList.toggle("fwv-row-current-match", matchPos >= 0 && matches[matchPos] === i);
     const meta = e.firstChild;
     meta.firstChild.textContent = fmtTime(r[0]);
     const spk = meta.lastChild;
     spk.textContent = speakerName(r[2]);
-    spk.style.color = speakerColor(r[2]);
+    spk.style.color = speakerColor(model, r[2]);
+    spk.title = r[2] >= 0 ? "Double-click to rename this speaker" : "";
     spk.dataset.speaker = String(r[2]);
     const body = e.lastChild;
     body.textContent = "";
@@ -368,24 +378,32 @@ function render({ model, el }) {
   nextBtn.addEventListener("click", () => step(1));
 
   // ---- legend / renames -------------------------------------------------------------------
+  /** Speaker chips: a coloured dot, the (editable) name and a pencil cue. */
   function renderLegend() {
     legend.textContent = "";
+    /** @type {string[]} */
     const sp = model.get("speakers") || [];
     const nm = names();
     sp.forEach((label, i) => {
       const chip = h("label", "fwv-chip");
-      chip.style.borderColor = speakerColor(i);
+      const colour = speakerColor(model, i);
+      chip.style.borderColor = colour;
+      chip.title = `Click to rename ${label}`;
+      chip.dataset.speaker = label;
       const dot = h("span", "fwv-dot");
-      dot.style.background = speakerColor(i);
-      const input = h("input", "fwv-rename");
+      dot.style.background = colour;
+      const input = /** @type {HTMLInputElement} */ (h("input", "fwv-rename"));
       input.value = nm[label] || label;
       input.dataset.speaker = label;
       input.title = `Rename ${label}`;
+      input.setAttribute("aria-label", `Rename speaker ${label}`);
       input.size = Math.max(6, input.value.length + 1);
+      const pencil = h("span", "fwv-edit", "\u270E"); // ✎
+      pencil.setAttribute("aria-hidden", "true");
       const commit = () => rename(label, input.value);
       input.addEventListener("change", commit);
       input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") input.blur(); });
-      chip.append(dot, input);
+      chip.append(dot, input, pencil);
       legend.appendChild(chip);
     });
     legend.style.display = sp.length ? "" : "none";
@@ -448,9 +466,18 @@ function render({ model, el }) {
     if (pendingSeek !== null) { audio.currentTime = pendingSeek; pendingSeek = null; }
   });
 
-  function seek(t) {
+  /**
+   * Move the player (or, without audio, the highlight) to `t` seconds; `play` starts playback.
+   * @param {number} t
+   * @param {boolean} [play]
+   */
+  function seek(t, play) {
     if (model.get("has_audio") && audioUrl) {
       if (audio.readyState >= 1) audio.currentTime = t; else pendingSeek = t;
+      if (play) {
+        const p = audio.play();
+        if (p && p.catch) p.catch(() => {}); // e.g. autoplay refused: the seek stays
+      }
     } else {
       const [seg, wj] = locate(t);
       setActive(seg, wj);
@@ -459,12 +486,16 @@ function render({ model, el }) {
     report(t);
   }
 
+  // A click on a row or a word plays from there (like a line of the HTML page); a click on a
+  // speaker name only seeks (a double click there renames).
   scroller.addEventListener("click", (ev) => {
-    const w = ev.target.closest(".fwv-w");
-    const row = ev.target.closest(".fwv-row");
+    const target = /** @type {HTMLElement} */ (ev.target);
+    if (target.closest("input")) return;
+    const w = target.closest(".fwv-w");
+    const row = /** @type {HTMLElement | null} */ (target.closest(".fwv-row"));
     if (!row) return;
-    const t = Number((w || row).dataset.start);
-    if (Number.isFinite(t)) seek(t);
+    const t = Number((/** @type {HTMLElement} */ (w || row)).dataset.start);
+    if (Number.isFinite(t)) seek(t, !target.closest(".fwv-spk"));
   });
   scroller.addEventListener("scroll", schedule, { passive: true });
 
@@ -620,6 +651,10 @@ function render({ model, el }) {
     schedule();
   }
   model.on("change:speaker_names", onNames);
+  model.on("change:palette", onNames);
+  model.on("change:no_speaker_color", onNames);
+  function onEmpty() { if (!n && !model.get("n_segments")) setStatus(model.get("empty_text") || ""); }
+  model.on("change:empty_text", onEmpty);
   model.on("change:height", onHeight);
 
   reload();
@@ -634,6 +669,9 @@ function render({ model, el }) {
     model.off("change:current_time", onTime);
     model.off("change:revision", reload);
     model.off("change:speaker_names", onNames);
+    model.off("change:palette", onNames);
+    model.off("change:no_speaker_color", onNames);
+    model.off("change:empty_text", onEmpty);
     model.off("change:height", onHeight);
     audio.pause();
     if (audioUrl) URL.revokeObjectURL(audioUrl);

@@ -22,6 +22,15 @@ Messages, browser → kernel: ``ready``, ``export {format}``.
 Kernel → browser: ``audio {mime}`` + 1 buffer, ``segments {rows, revision}``,
 ``words {revision, seg, start, end, text}``, ``export {format, filename, mime}`` + 1 buffer,
 ``audio_error {message}``.
+
+Decisions:
+- A click on a row (or on a word) plays the audio from there, as a click on a line of the
+  HTML page (`fw_asr_widgets._page`) does; the player's own controls pause. A click on a row's
+  speaker name only seeks: a double click there renames the speaker.
+- Speaker colours come from `fw_asr_widgets._palette`, sent to the page in the `palette` /
+  `no_speaker_color` traits (the front end keeps no copy).
+- Speaker chips say they can be renamed: a pencil cue, a tooltip and a text cursor.
+- With no segments the page shows `empty_text` (the app sets a hint on what to do).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE
 from fw_asr_widgets.transcript import Segment, Transcript, Word
 from fw_asr_widgets.widgets._base import FwWidget, asset
 
@@ -298,7 +308,7 @@ class TranscriptViewer(FwWidget):
     `audio`: a file path, bytes (any format FFmpeg reads), a numpy array (with
     `sample_rate=`), an ipywebrtc `AudioRecorder` or its `audio` widget, or None.
     `current_time` (seconds) follows the player; setting it from Python (or a linked
-    `Timeline`) seeks.
+    `Timeline`) seeks. Clicking a row or a word in the page plays from there.
     """
 
     _esm = asset("viewer.js")
@@ -315,6 +325,9 @@ class TranscriptViewer(FwWidget):
     has_audio = traitlets.Bool(False).tag(sync=True)
     height = traitlets.Int(420).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    palette = traitlets.List(traitlets.Unicode(), default_value=list(PALETTE)).tag(sync=True)
+    no_speaker_color = traitlets.Unicode(NO_SPEAKER_COLOR).tag(sync=True)
+    empty_text = traitlets.Unicode("No transcript to show.").tag(sync=True)
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -169,9 +170,16 @@ def test_corrupt_file_errors_while_another_succeeds(
     missing = up.add(tmp_path / "nope.wav")  # typed path that does not exist
     assert up.wait(timeout=240)
     assert row(up, "bad")["state"] == "error"
-    assert row(up, "bad")["error"]  # a message, shown in the page
+    bad = row(up, "bad")["error"]  # a message, shown in the page
+    # the user's file name and a plain sentence: no temp path, no errno
+    assert bad.startswith("broken.wav is not an audio or video file"), bad
+    assert "fw-asr-upload" not in bad and "up-" not in bad and "Errno" not in bad
+    assert str(up._tmpdir) not in bad and "Error" not in bad
+    assert up.errors["broken.wav"] == bad
     assert "broken.wav" in up.errors and "broken.wav" not in up.transcripts
     assert row(up, "good")["state"] == "done"
+    # the engine named the model that served the file (the client points at its URL)
+    assert row(up, "good")["served_by"].endswith("(Whisper tiny.en)"), row(up, "good")
     assert row(up, missing)["state"] == "error" and "no such file" in row(up, missing)["error"]
     text = up.transcripts["jfk.wav"].text.lower()
     assert "ask not what your country" in text
@@ -210,7 +218,9 @@ def test_state_never_holds_the_key(local_server: Any, data_dir: Path) -> None:
     Wire(up).upload("k", (data_dir / "english.wav").read_bytes()[: SLICE * 2], "e.wav")
     state = json.dumps(up.get_state(), default=str)
     assert secret not in state and "RIFF" not in state
-    assert up.settings == "whisper-v3 · diarize · en"
+    host = urlsplit(local_server.url).netloc
+    # not the engine: a server at a URL; what is asked of it is named with its host
+    assert up.settings == f"whisper-v3 at {host} · en · diarize"
     up.close()
     c.close()
 
