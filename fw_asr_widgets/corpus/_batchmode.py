@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from fw_asr_widgets.corpus._run import CorpusBar, Sink, error_row
 from fw_asr_widgets.corpus._sources import SourceFile
+from fw_asr_widgets.corpus._work import CorpusBar, Sink, error_row
 
 
 async def _events(

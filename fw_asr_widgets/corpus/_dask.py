@@ -23,8 +23,8 @@ from typing import Any
 
 from fw_asr_widgets.api._config import ENV_KEY, Secret
 from fw_asr_widgets.corpus._dataset import DatasetWriter
-from fw_asr_widgets.corpus._run import CorpusBar, Sink, _async_client, iter_chunks, run_sync
 from fw_asr_widgets.corpus._sources import SourceFile
+from fw_asr_widgets.corpus._work import CorpusBar, Sink, _async_client, iter_chunks, run_sync
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin

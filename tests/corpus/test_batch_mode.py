@@ -4,6 +4,7 @@ everything, persist the job ids, and a rerun that only collects."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -55,35 +56,62 @@ def test_batch_mode_submits_then_a_rerun_only_collects(engine, tmp_path: Path) -
     assert "".join(seg["text"]).strip() == tr.text.strip()
 
 
-def test_engine_batch_endpoints_and_failures(engine, tmp_path: Path, data_dir: Path) -> None:
-    noise = tmp_path / "noise.wav"
-    noise.write_bytes(b"RIFF" + bytes(200))
-    with httpx.Client(base_url=engine.url) as h:
-        r = h.post(
-            "/v1/audio/transcriptions",
-            params={"endpoint_id": "audio-prod"},
-            files={"file": ("noise.wav", noise.read_bytes())},
-        )
-        assert r.status_code == 200, r.text
-        job = r.json()
-        assert job["account_id"] == "local" and job["batch_id"]
-        bad_field = h.post(
-            "/v1/audio/transcriptions",
-            params={"endpoint_id": "audio-prod"},
-            data={"temperature": "7"},
-            files={"file": ("a.wav", (data_dir / "english.wav").read_bytes())},
-        )
-        assert bad_field.status_code == 400
-        assert h.get("/v1/accounts/local/batch_job/nope").status_code == 404
-        for _ in range(300):
-            st = h.get(f"/v1/accounts/local/batch_job/{job['batch_id']}").json()
-            if st["status"] != "processing":
-                break
-            import time
+def _wait_job(h: httpx.Client, batch_id: str) -> dict:
+    for _ in range(600):
+        st = h.get(f"/v1/accounts/local/batch_job/{batch_id}").json()
+        if st["status"] != "processing":
+            return st
+        time.sleep(0.1)
+    raise AssertionError("the batch job did not finish")
 
-            time.sleep(0.1)
-    assert st["status"] == "failed"
-    assert "error" in json.loads(st["body"])
-    status = bj.BatchJobStatus(st["status"], st["content_type"], st["body"])
+
+def test_engine_batch_endpoints_and_failures(engine, tmp_path: Path, data_dir: Path) -> None:
+    wav = (data_dir / "english.wav").read_bytes()
+    with httpx.Client(base_url=engine.url, timeout=120) as h:
+        sync = h.post("/v1/audio/transcriptions", files={"file": ("a.wav", wav)},
+                      data={"response_format": "verbose_json", "temperature": "0"})  # fmt: skip
+        ids = []
+        for data, name, body in (
+            ({"response_format": "verbose_json", "temperature": "0"}, "a.wav", wav),
+            ({"temperature": "7"}, "a.wav", wav),  # checked when the job runs
+            ({}, "noise.wav", b"RIFF" + bytes(200)),
+        ):
+            r = h.post(
+                "/v1/audio/transcriptions",
+                params={"endpoint_id": "audio-prod"},
+                data=data,
+                files={"file": (name, body)},
+            )
+            assert r.status_code == 200, r.text
+            job = r.json()
+            assert job["account_id"] == "local" and len(job["batch_id"]) >= 16
+            ids.append(job["batch_id"])
+        assert h.get("/v1/accounts/local/batch_job/nope").status_code == 404
+        assert h.get(f"/v1/accounts/other/batch_job/{ids[0]}").status_code == 404
+        ok, bad_field, noise = (_wait_job(h, i) for i in ids)
+    assert ok["status"] == "completed" and ok["content_type"] == "application/json"
+    # exactly the synchronous answer
+    assert json.loads(ok["body"])["text"] == sync.json()["text"]
+    assert json.loads(ok["body"])["segments"] == sync.json()["segments"]
+    assert bad_field["status"] == "failed" and "temperature" in bad_field["body"]
+    assert noise["status"] == "failed"
+    status = bj.BatchJobStatus(noise["status"], noise["content_type"], noise["body"])
     with pytest.raises(bj.BatchJobFailed, match="noise.wav"):
         status.transcript()
+
+
+def test_engine_batch_submissions_need_the_key(tmp_path: Path, data_dir: Path) -> None:
+    from fw_asr_widgets.local import serve
+
+    with serve(api_key="batch-secret") as srv, httpx.Client(base_url=srv.url, timeout=120) as h:
+        files = {"file": ("a.wav", (data_dir / "english.wav").read_bytes())}
+        r = h.post("/v1/audio/transcriptions", params={"endpoint_id": "x"}, files=files)
+        assert r.status_code == 401
+        assert h.get("/v1/accounts/local/batch_job/abc").status_code == 401
+        auth = {"Authorization": "Bearer batch-secret"}
+        r = h.post("/v1/audio/transcriptions", params={"endpoint_id": "x"}, files=files,
+                   headers=auth)  # fmt: skip
+        assert r.status_code == 200
+        h.headers.update(auth)
+        st = _wait_job(h, r.json()["batch_id"])  # (a job still running would outlive the server)
+        assert st["status"] == "completed" and "one" in json.loads(st["body"])["text"].lower()

@@ -10,8 +10,8 @@ import pytest
 
 import fw_asr_widgets as fw
 from fw_asr_widgets.corpus._dataset import DatasetWriter
-from fw_asr_widgets.corpus._run import Sink
 from fw_asr_widgets.corpus._sources import SourceFile
+from fw_asr_widgets.corpus._work import Sink
 
 
 def _tr(lines: list[tuple[str, float, str]]) -> fw.Transcript:
