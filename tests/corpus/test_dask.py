@@ -36,6 +36,8 @@ def _rows(out: Path) -> dict[str, list[tuple]]:
     return {"files": files, "segments": segs, "words": words.fetchall()}
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_local_cluster_gives_the_same_rows_as_in_process(tmp_path: Path) -> None:
     good, bad = make_corpus(tmp_path / "src", 14, 2, seed=23)
     with (
