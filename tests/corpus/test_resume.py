@@ -35,7 +35,7 @@ def _committed_parts(out: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # 200 real transcriptions: ~1 min on 2 idle cores, ~4 min loaded
+@pytest.mark.timeout(900)  # 200 real transcriptions: ~4 min on a loaded 2-core machine
 def test_sigkill_then_resume_holds_every_file_once(big_corpus, engine, tmp_path: Path) -> None:
     root, good, bad = big_corpus
     out = tmp_path / "calls.transcripts"
