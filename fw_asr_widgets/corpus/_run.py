@@ -92,8 +92,8 @@ def transcribe_corpus(
     `mode="batch"` sends the files to the Fireworks Batch API (`batch_url`, default the
     documented batch host, or the client's own server) and records the jobs as `submitted`
     rows; it then polls every `poll_interval` s for `wait` s (None: until all are done, 0:
-    one pass) and writes what has completed. A later call with the same arguments (or
-    `collect_corpus`) collects the rest without submitting anything again.
+    one pass) and writes what has completed. A later call with the same arguments collects
+    the rest without submitting anything again.
 
     `cluster`: a `dask.distributed.Client`; the files are split into tasks, each worker
     transcribes its share (its own embedded engine, or Fireworks with the key handed over
