@@ -127,7 +127,8 @@ def transcribe_corpus(
             state["status"],
             strict=True,
         ):
-            known[(path, int(size), int(mt))] = fid
+            if size == size and mt == mt:  # not NaN (rows written by other tools may lack them)
+                known[(path, int(size), int(mt))] = fid
             status[fid] = st
     ids = with_ids(files, known)
     run = CorpusRun(out_s, files=len(ids), duplicates=len(files) - len(ids))
