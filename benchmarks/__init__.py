@@ -15,4 +15,5 @@ FIGURES = (
     "viewer",
     "batch",
     "accuracy",
+    "corpus",
 )

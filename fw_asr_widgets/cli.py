@@ -381,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="fw-asr-demo", help="output folder (default %(default)s)")
     p.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_demo)
+
+    from fw_asr_widgets.corpus._cli import add_corpus_command  # `fw-asr corpus` (issue 19)
+
+    add_corpus_command(sub)
     return parser
 
 

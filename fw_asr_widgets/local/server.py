@@ -968,6 +968,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             streams["open"] -= 1
 
+    from fw_asr_widgets.local import batch  # the Batch API endpoints (local/batch.py)
+
+    batch.mount(app, settings)
     app.add_middleware(GuardMiddleware, settings=settings)
     return app
 
