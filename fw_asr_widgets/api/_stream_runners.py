@@ -14,6 +14,13 @@ Connection outcomes (decisions):
 - close 1008 (policy: how a server without HTTP denial refuses a key) → `AuthenticationError`
   when the reason speaks of a key or auth, else `StreamError`; any other close code, a binary
   frame from the server, or an `{"error": ...}` message → `StreamError` (no reconnect).
+
+End of the stream (decisions; the messages sent are decided in `_stream_protocol`): the stream
+is done at the echo of the final trace (either echo shape). Once the final checkpoint has been
+answered, the trace echo is waited for at most `FINAL_TRACE_GRACE` s, and a close by the
+server counts as the end, not as a drop: everything was final by then. A server that answers
+neither waits as long as `finish(timeout=...)` allows, then `APITimeoutError` (the transcript
+so far stays readable on the stream).
 """
 
 from __future__ import annotations
@@ -56,6 +63,8 @@ THREAD_PREFIX = "fw-asr-client-stream"
 RETRYABLE_CLOSE = frozenset({1000, 1001, 1006, 1011, 1012, 1013, 1014})
 MAX_BUFFERED_EVENTS = 10_000
 MAX_RETRY_AFTER = 30.0
+FINAL_TRACE_GRACE = 2.0
+"""Seconds to wait for the final trace echo after the final checkpoint was answered."""
 
 
 @dataclass(frozen=True)
@@ -219,13 +228,33 @@ class _RunnerBase:
         with self._plock:
             events = self.protocol.receive_text(msg)
             finished = self.protocol.finished
+            waiting_trace = "final" in self.protocol.pending_traces
         self._got_message = True
         for ev in events:
             self._emit(ev)
             if isinstance(ev, ErrorEvent):
                 raise StreamError(f"the server reported an error ({ev.type}): {ev.message}")
-        if finished and any(isinstance(e, Checkpoint) for e in events):
+        checkpoints = [e for e in events if isinstance(e, Checkpoint)]
+        if finished and checkpoints:
             raise _Done
+        if not waiting_trace and any(e.kind == "checkpoint" for e in checkpoints):
+            with self._plock:
+                if self.protocol.checkpoint_finished:
+                    raise _Done
+
+    def _final_wait(self) -> float | None:
+        """How long to wait for the next message: bounded once the final checkpoint was
+        answered (only the trace echo is still due), else None (no limit)."""
+        with self._plock:
+            return FINAL_TRACE_GRACE if self.protocol.checkpoint_finished else None
+
+    def _close_outcome(self, code: int | None, reason: str) -> BaseException:
+        """What a close means: the end after the final checkpoint's answer, else `close_error`."""
+        with self._plock:
+            answered = self.protocol.checkpoint_finished
+        if answered and (code is None or code in RETRYABLE_CLOSE):
+            return _Done()
+        return close_error(code, reason)
 
     def _idle_close(self, code: int | None) -> bool:
         """A clean close (1000/1001) while nothing is waiting to be sent or answered."""
@@ -233,7 +262,8 @@ class _RunnerBase:
             return False
         with self._plock:
             p = self.protocol
-            return not p.pending_traces and p.samples_written >= p.samples_sent
+            pending = p.pending_traces or p.pending_checkpoints
+            return not pending and p.samples_written >= p.samples_sent
 
     def _begin_reconnect(self) -> None:
         with self._plock:
@@ -413,10 +443,10 @@ class AsyncRunner(_RunnerBase):
         exc = task.exception()
         if exc is None:
             if task is receiver:  # the socket ended without an exception
-                raise close_error(ws.close_code, ws.close_reason or "")
+                raise self._close_outcome(ws.close_code, ws.close_reason or "")
             raise StreamError("internal error: the sender stopped")  # pragma: no cover
         if isinstance(exc, ConnectionClosed):
-            raise close_error(ws.close_code, ws.close_reason or "") from None
+            raise self._close_outcome(ws.close_code, ws.close_reason or "") from None
         if isinstance(exc, OSError):
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
         raise exc
@@ -441,7 +471,11 @@ class AsyncRunner(_RunnerBase):
             self._retry_frame = None
 
     async def _receiver(self, ws: Any) -> None:
-        async for msg in ws:
+        while True:
+            try:
+                msg = await asyncio.wait_for(ws.recv(), self._final_wait())
+            except asyncio.TimeoutError:
+                raise _Done from None  # the final checkpoint was answered long enough ago
             self._handle_message(msg)
 
     # -- producer side
@@ -479,7 +513,7 @@ class AsyncRunner(_RunnerBase):
         if self.state == "open":
             async with self._send_lock:
                 with self._plock:
-                    frames = self.protocol.finish()
+                    frames = self.protocol.finish(checkpoint=True)
                 self.state = "finishing"
                 await self._queue.wait_room(len(frames))
                 await self._queue.extend(frames)
@@ -694,7 +728,11 @@ class ThreadRunner(_RunnerBase):
         sender.start()
         try:
             try:
-                for msg in ws:
+                while True:
+                    try:
+                        msg = ws.recv(timeout=self._final_wait())
+                    except TimeoutError:
+                        raise _Done from None  # the final checkpoint was answered long ago
                     self._handle_message(msg)
             except ConnectionClosed:
                 pass
@@ -706,7 +744,7 @@ class ThreadRunner(_RunnerBase):
                 self._sender_error, ConnectionClosed | OSError
             ):
                 raise self._sender_error
-            raise close_error(ws.close_code, ws.close_reason or "")
+            raise self._close_outcome(ws.close_code, ws.close_reason or "")
         finally:
             conn_stop.set()
             with contextlib.suppress(Exception):
@@ -787,7 +825,7 @@ class ThreadRunner(_RunnerBase):
         if self.state == "open":
             with self._send_lock:
                 with self._plock:
-                    frames = self.protocol.finish()
+                    frames = self.protocol.finish(checkpoint=True)
                 self.state = "finishing"
                 self._queue.wait_room(len(frames), None)
                 self._queue.extend(frames)
