@@ -88,7 +88,6 @@ __all__ = [
     "to_pcm16",
 ]
 
-DEFAULT_BACKOFF = (0.2, 0.5, 1.0, 2.0)
 _FILE_BLOCK_SECONDS = 5.0
 
 
@@ -177,7 +176,7 @@ class _StreamBase:
         queue_size: int = 100,
         pace: float | None = None,
         max_reconnects: int = 4,
-        backoff: Sequence[float] = DEFAULT_BACKOFF,
+        backoff: Sequence[float] | None = None,
         send_timeout: float | None = 30.0,
         open_timeout: float = 10.0,
         on_event: Callable[[StreamEvent], Any] | None = None,
@@ -205,7 +204,7 @@ class _StreamBase:
             queue_size=queue_size,
             pace=pace,
             max_reconnects=max_reconnects,
-            backoff=tuple(backoff),
+            backoff=None if backoff is None else tuple(backoff),
             send_timeout=send_timeout,
             open_timeout=open_timeout,
             on_event=on_event,
@@ -296,9 +295,12 @@ class AsyncStream(_StreamBase):
     Options: `model`, `language`, `prompt`, `temperature` (query parameters); `chunk_ms` (audio
     frame length, 100 ms); `queue_size` (frames buffered before `send` waits); `pace` (write
     audio at `pace`× real time; None: as fast as the connection takes it); `max_reconnects`
-    and `backoff` (delays in s) for dropped connections; `open_timeout`; `on_event` (called
-    with each event); `query` (extra query parameters); `base_url` (this stream's host, e.g. a
-    dedicated endpoint for its model; default: the client's routing for `model`).
+    (attempts in a row) and `backoff` for dropped connections, waited as the HTTP client
+    waits (`_retry.RetryPolicy`: the server's Retry-After, else full jitter; `backoff` is a
+    table of per-attempt ceilings in s, None: exponential from 0.5 s up to 8 s);
+    `open_timeout`; `on_event` (called with each event); `query` (extra query parameters);
+    `base_url` (this stream's host, e.g. a dedicated endpoint for its model; default: the
+    client's routing for `model`).
     """
 
     def __init__(self, config: ClientConfig, **params: Any) -> None:
