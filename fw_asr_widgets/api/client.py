@@ -62,6 +62,7 @@ from fw_asr_widgets.api._params import (
     VadModel,
 )
 from fw_asr_widgets.api._retry import RetryPolicy, is_retryable_status, parse_retry_after
+from fw_asr_widgets.api._retry import request_id as _request_id
 from fw_asr_widgets.api.errors import (
     APIConnectionError,
     APIError,
@@ -79,15 +80,6 @@ __all__ = ["AsyncClient", "BatchResult", "Client", "FileInput"]
 
 logger = logging.getLogger("fw_asr_widgets")
 
-_REQUEST_ID_HEADERS = (
-    "x-request-id",
-    "fireworks-request-id",
-    "x-fireworks-request-id",
-    "request-id",
-    "x-amzn-requestid",
-    "x-amz-request-id",
-    "cf-ray",
-)
 _MAX_MESSAGE = 300
 SERVED_MODEL_HEADER = "x-fw-asr-local-model"
 """Response header in which the embedded engine names the local model that served a request;
@@ -315,14 +307,6 @@ def error_message(response: httpx.Response) -> tuple[str, object | None]:
         msg = text
     msg = _truncate(msg) if msg.strip() else (response.reason_phrase or "no message")
     return msg, body
-
-
-def _request_id(headers: httpx.Headers) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    return None
 
 
 def _key_hint(config: ClientConfig) -> str:
