@@ -86,13 +86,13 @@ async def iter_batch(
 class _Bar:
     """A tqdm bar counting files, with the number of failures as postfix (or nothing)."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, enabled: bool, desc: str = "transcribing") -> None:
         self._bar: Any = None
         self.failed = 0
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc="transcribing", unit="file")
+            self._bar = tqdm(total=total, desc=desc, unit="file")
 
     def update(self, result: BatchResult) -> None:
         if self._bar is None:
@@ -107,5 +107,5 @@ class _Bar:
             self._bar.close()
 
 
-def progress_bar(total: int, enabled: bool) -> _Bar:
-    return _Bar(total, enabled)
+def progress_bar(total: int, enabled: bool, desc: str = "transcribing") -> _Bar:
+    return _Bar(total, enabled, desc)
