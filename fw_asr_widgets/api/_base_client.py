@@ -8,8 +8,8 @@ pool, and the HTTP request loop with retries (as httpx's `BaseClient` and openai
 - `_request(build, ...)` sends a freshly built request per attempt under the client's
   `RetryPolicy` and returns the successful response, or raises the typed error
   (`APITimeoutError`, `APIConnectionError`, or `error_from_response`'s status error).
-- `_post(path, model=, fields=, file=, response_format=)` is one audio request: prepare the
-  file (`_files.prepare_upload`), stream the multipart body, parse the reply.
+- `_post(path, validate, file, options)` is one audio request: check the options, prepare
+  the file (`_files.prepare_upload`), stream the multipart body, parse the reply.
 
 Decisions:
 - Every log line of the `fw_asr_widgets` logger goes through a `SecretRedactor` holding the
@@ -27,6 +27,7 @@ import secrets as secrets_mod
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 import httpx
 
@@ -235,16 +236,18 @@ class BaseClient:
     async def _post(
         self,
         path: str,
-        *,
-        model: str,
-        fields: list[tuple[str, str]],
+        validate: Callable[..., tuple[list[tuple[str, str]], str]],
         file: object,
-        response_format: str,
+        options: Mapping[str, Any],
+        **required: Any,
     ) -> Transcript | str:
+        """One audio request: check `options` (and `required`, e.g. align's `text`) with
+        `validate` (a `_params.*_fields`), then `file`, then POST both to `path`."""
+        fields, fmt = validate(**required, **options)
         upload = await self._prepare(file)
         try:
             cfg = await self._aconfig()
-            return await self._send(path, cfg, model, fields, upload, response_format)
+            return await self._send(path, cfg, _params.model_of(options), fields, upload, fmt)
         finally:
             upload.close()
 

@@ -194,13 +194,8 @@ class AsyncClient(BaseClient):
         bad values raise `ValueError`, a missing file `FileNotFoundError`, a file over 1 GB
         `FileTooLargeError`, a file that is not audio `AudioDecodeError`.
         """
-        fields, fmt = _params.transcription_fields(**options)
         return await self._post(
-            _config.TRANSCRIPTIONS_PATH,
-            model=_params.model_of(options),
-            fields=fields,
-            file=file,
-            response_format=fmt,
+            _config.TRANSCRIPTIONS_PATH, _params.transcription_fields, file, options
         )
 
     @options_signature(_params.TranslateOptions, defaults=_DEFAULTS)
@@ -212,13 +207,8 @@ class AsyncClient(BaseClient):
         Same inputs, checks and return types as `transcribe` (no diarization). `language` is
         the source language, sent when given.
         """
-        fields, fmt = _params.translation_fields(**options)
         return await self._post(
-            _config.TRANSLATIONS_PATH,
-            model=_params.model_of(options),
-            fields=fields,
-            file=file,
-            response_format=fmt,
+            _config.TRANSLATIONS_PATH, _params.translation_fields, file, options
         )
 
     @options_signature(_params.AlignOptions, defaults=_DEFAULTS)
@@ -230,13 +220,8 @@ class AsyncClient(BaseClient):
         Returns a `Transcript` with word and segment times for "verbose_json" (the default),
         the subtitle text for "srt"/"vtt". `model` only picks the Fireworks host.
         """
-        fields, fmt = _params.alignment_fields(text=text, **options)
         return await self._post(
-            _config.ALIGNMENTS_PATH,
-            model=_params.model_of(options),
-            fields=fields,
-            file=file,
-            response_format=fmt,
+            _config.ALIGNMENTS_PATH, _params.alignment_fields, file, options, text=text
         )
 
     def transcribe_many(
@@ -382,6 +367,8 @@ class Client:
         max_retries: int = 2,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        # Spelled out rather than *args/**kwargs so help(Client) shows the constructor; the
+        # same parameters as BaseClient.__init__ (tests/api/test_client_signatures.py).
         self._async = AsyncClient(
             api_key,
             base_url=base_url,
