@@ -107,6 +107,13 @@ class AlignOptions(TypedDict, total=False):
     extra_fields: Mapping[str, Any] | None
 
 
+_METHOD_OF = {
+    "TranscribeOptions": "transcribe",
+    "TranslateOptions": "translate",
+    "AlignOptions": "align",
+}
+"""The client method whose options each TypedDict declares (named in TypeErrors)."""
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -143,10 +150,11 @@ def options_signature(options: type, *, defaults: Mapping[str, object]) -> Calla
     return deco
 
 
-def _check_keys(fn: str, options: Mapping[str, object], allowed: type) -> None:
+def _check_keys(options: Mapping[str, object], allowed: type) -> None:
+    method = _METHOD_OF[allowed.__name__]
     for key in options:
         if key not in allowed.__annotations__:
-            raise TypeError(f"{fn}() got an unexpected keyword argument {key!r}")
+            raise TypeError(f"{method}() got an unexpected keyword argument {key!r}")
 
 
 def model_of(options: Mapping[str, object]) -> Any:
@@ -343,7 +351,7 @@ def transcription_fields(
     **options: Unpack[TranscribeOptions],
 ) -> tuple[list[tuple[str, str]], str]:
     """Validate transcription options → (form fields, effective response_format)."""
-    _check_keys("transcription_fields", options, TranscribeOptions)
+    _check_keys(options, TranscribeOptions)
     o: Mapping[str, Any] = options
     diarize_b = _bool("diarize", o.get("diarize"))
     min_s = _positive_int("min_speakers", o.get("min_speakers"))
@@ -395,7 +403,7 @@ def translation_fields(
     **options: Unpack[TranslateOptions],
 ) -> tuple[list[tuple[str, str]], str]:
     """Validate translation options → (form fields, effective response_format)."""
-    _check_keys("translation_fields", options, TranslateOptions)
+    _check_keys(options, TranslateOptions)
     o: Mapping[str, Any] = options
     fmt, grans = _formats(o.get("response_format"), o.get("timestamp_granularities"))
     return _merge_extra(_common_fields(o, fmt, grans), o.get("extra_fields")), fmt
@@ -409,7 +417,7 @@ def alignment_fields(
     `model` only routes the request to a host (the alignment request has no model field);
     it is not sent.
     """
-    _check_keys("alignment_fields", options, AlignOptions)
+    _check_keys(options, AlignOptions)
     o: Mapping[str, Any] = options
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text (the transcript to align) must be a non-empty string")

@@ -38,11 +38,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from types import TracebackType
@@ -53,7 +52,8 @@ import httpx
 from fw_asr_widgets.api import _config, _params, _sync
 from fw_asr_widgets.api._base_client import SERVED_MODEL_HEADER as SERVED_MODEL_HEADER
 from fw_asr_widgets.api._base_client import BaseClient, check_timeout, logger
-from fw_asr_widgets.api._batch import BatchResult, iter_batch, progress_bar
+from fw_asr_widgets.api._batch import BAR_DESC, BatchResult, items, iter_batch, progress_bar
+from fw_asr_widgets.api._batch import check_batch_args as check_batch_args
 from fw_asr_widgets.api._config import ENV_KEY, ClientConfig
 from fw_asr_widgets.api._exceptions import error_message as error_message
 from fw_asr_widgets.api._files import FileInput
@@ -240,7 +240,7 @@ class AsyncClient(BaseClient):
         shows a `tqdm.auto` bar (a widget in notebooks).
         """
         check_batch_args(concurrency, transcribe_kwargs)
-        return self._batch(self.transcribe, _items(files), concurrency, progress, transcribe_kwargs)
+        return self._batch(self.transcribe, items(files), concurrency, progress, transcribe_kwargs)
 
     def translate_many(
         self,
@@ -255,17 +255,17 @@ class AsyncClient(BaseClient):
         As `transcribe_many`, with `translate`'s keyword arguments.
         """
         check_batch_args(concurrency, translate_kwargs, task="translate")
-        return self._batch(self.translate, _items(files), concurrency, progress, translate_kwargs)
+        return self._batch(self.translate, items(files), concurrency, progress, translate_kwargs)
 
     async def _batch(
         self,
         call: Callable[..., Awaitable[Transcript | str]],
-        files: list[FileInput] | tuple[FileInput, ...],
+        files: Sequence[FileInput],
         concurrency: int,
         progress: bool,
         kwargs: dict[str, Any],
     ) -> AsyncIterator[BatchResult]:
-        bar = progress_bar(len(files), progress, desc=_BAR_DESC[call.__name__])
+        bar = progress_bar(len(files), progress, desc=BAR_DESC[call.__name__])
         try:
             async for result in iter_batch(call, files, concurrency, kwargs):
                 bar.update(result)
@@ -298,36 +298,6 @@ class AsyncClient(BaseClient):
 
         cfg = await self._aconfig()
         return await _s.async_stream_file(cfg, os.fspath(path), speed=speed, **params)
-
-
-_BAR_DESC = {"transcribe": "transcribing", "translate": "translating"}
-_BATCH_CALLS = {"transcribe": AsyncClient.transcribe, "translate": AsyncClient.translate}
-
-
-def _items(files: Iterable[FileInput]) -> list[FileInput] | tuple[FileInput, ...]:
-    return list(files) if not isinstance(files, list | tuple) else files
-
-
-def check_batch_args(
-    concurrency: int, kwargs: Mapping[str, Any], *, task: str = "transcribe"
-) -> None:
-    """Validate `transcribe_many`/`translate_many` arguments up front (unknown or bad kwargs
-    raise now). `task` is "transcribe" or "translate"."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive integer, not {concurrency!r}")
-    sig = inspect.signature(_BATCH_CALLS[task])
-    try:
-        bound = sig.bind(None, "file", **kwargs)
-    except TypeError as exc:
-        raise TypeError(f"{task}_many: {exc}") from None
-    bound.apply_defaults()
-    args = dict(bound.arguments)
-    args.pop("self", None)
-    args.pop("file", None)
-    if task == "transcribe":
-        _params.transcription_fields(**args)
-    else:
-        _params.translation_fields(**args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,7 +437,7 @@ class Client:
         **transcribe_kwargs: Any,
     ) -> Iterator[BatchResult]:
         check_batch_args(concurrency, transcribe_kwargs)
-        return self._batch("transcribe", _items(files), concurrency, progress, transcribe_kwargs)
+        return self._batch("transcribe", items(files), concurrency, progress, transcribe_kwargs)
 
     @_twin(AsyncClient.translate_many)
     def translate_many(
@@ -479,18 +449,18 @@ class Client:
         **translate_kwargs: Any,
     ) -> Iterator[BatchResult]:
         check_batch_args(concurrency, translate_kwargs, task="translate")
-        return self._batch("translate", _items(files), concurrency, progress, translate_kwargs)
+        return self._batch("translate", items(files), concurrency, progress, translate_kwargs)
 
     def _batch(
         self,
         task: str,
-        files: list[FileInput] | tuple[FileInput, ...],
+        files: Sequence[FileInput],
         concurrency: int,
         progress: bool,
         kwargs: dict[str, Any],
     ) -> Iterator[BatchResult]:
         # The bar lives in the caller's thread (the notebook's), not on the private loop.
-        bar = progress_bar(len(files), progress, desc=_BAR_DESC[task])
+        bar = progress_bar(len(files), progress, desc=BAR_DESC[task])
         call = getattr(self._async, task)
         try:
             for result in _sync.iterate(iter_batch(call, files, concurrency, kwargs)):
