@@ -427,6 +427,8 @@ class Client:
     ) -> Transcript | str:
         return _sync.run(self._async.align(file, text, **options))
 
+    # transcribe_many/translate_many (here and in AsyncClient) repeat one shape on purpose:
+    # each spells out its signature so help() and IDEs show it; the work is in _batch.
     @_twin(AsyncClient.transcribe_many)
     def transcribe_many(
         self,
