@@ -32,6 +32,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
+from fw_asr_widgets import _wire
+
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 AlignResponseFormat = Literal["srt", "verbose_json", "vtt"]
 Granularity = Literal["word", "segment"]
@@ -40,15 +42,17 @@ AlignmentModel = Literal["tdnn_ffn", "mms_fa", "gentle"]
 Preprocessing = Literal["none", "dynamic", "soft_dynamic", "bass_dynamic"]
 Temperature = float | Sequence[float]
 
+# The values (shared with the embedded engine and its OpenAPI schema) live in `_wire`; the
+# Literal types above spell them again for type checkers (tests/test_wire.py checks they agree).
 DEFAULT_GRANULARITIES: tuple[str, ...] = ("word", "segment")
 """Sent with every `verbose_json` request unless the caller chooses (see Decisions)."""
-RESPONSE_FORMATS: tuple[str, ...] = ("json", "text", "srt", "verbose_json", "vtt")
-ALIGN_RESPONSE_FORMATS: tuple[str, ...] = ("srt", "verbose_json", "vtt")
-JSON_FORMATS: tuple[str, ...] = ("json", "verbose_json")
-GRANULARITIES: tuple[str, ...] = ("word", "segment")
-VAD_MODELS: tuple[str, ...] = ("silero", "whisperx-pyannet")
-ALIGNMENT_MODELS: tuple[str, ...] = ("tdnn_ffn", "mms_fa", "gentle")
-PREPROCESSING: tuple[str, ...] = ("none", "dynamic", "soft_dynamic", "bass_dynamic")
+RESPONSE_FORMATS = _wire.RESPONSE_FORMATS
+ALIGN_RESPONSE_FORMATS = _wire.ALIGN_RESPONSE_FORMATS
+JSON_FORMATS = _wire.JSON_FORMATS
+GRANULARITIES = _wire.GRANULARITIES
+VAD_MODELS = _wire.VAD_MODELS
+ALIGNMENT_MODELS = _wire.ALIGNMENT_MODELS
+PREPROCESSING = _wire.PREPROCESSING
 
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}$")
 
@@ -117,7 +121,7 @@ def validate_temperature(value: object) -> list[float] | None:
     out: list[float] = []
     for item in items:
         f = _number(item)
-        if f is None or not 0.0 <= f <= 1.0:
+        if f is None or not _wire.TEMPERATURE_RANGE[0] <= f <= _wire.TEMPERATURE_RANGE[1]:
             raise ValueError(
                 f"temperature must be a float in [0, 1] or a list of them, not {value!r}"
             )

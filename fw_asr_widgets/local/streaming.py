@@ -114,6 +114,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fw_asr_widgets import _wire
 from fw_asr_widgets.local._agreement import HypWord, LocalAgreement
 
 if TYPE_CHECKING:
@@ -337,7 +338,7 @@ class _Closed(Exception):
 
 
 def _error(message: str) -> dict[str, Any]:
-    return {"error": {"object": "error", "type": "invalid_request_error", "message": message}}
+    return _wire.error_body(message)
 
 
 def _marker_id(value: Any) -> bool:
@@ -358,12 +359,12 @@ def _parse_text(text: str) -> tuple[str, Any]:
         return "error", "a JSON event must be an object"
     kind = event.get("object")
     event_id = event.get("event_id")
-    if kind == "stt.input.trace":
+    if kind == _wire.STREAM_TRACE:
         trace_id = event.get("trace_id")
         if not _marker_id(trace_id):
             return "error", "stt.input.trace needs a non-empty string trace_id"
         return "trace", (event_id, trace_id)
-    if kind == "stt.state.clear":
+    if kind == _wire.STREAM_CLEAR:
         return "clear", (event_id, event.get("reset_id"))
     if "checkpoint_id" in event:  # documented without an `object`; any other is tolerated
         checkpoint_id = event["checkpoint_id"]
@@ -480,7 +481,7 @@ class _Session:
         self.waiting = [w for w in self.waiting if w[2] > covered]
         for event_id, trace_id, _ in done:
             await self._send(
-                {"event_id": event_id, "object": "stt.output.trace", "trace_id": trace_id}
+                {"event_id": event_id, "object": _wire.STREAM_TRACE_ECHO, "trace_id": trace_id}
             )
 
     async def _catch_up(self) -> None:
@@ -539,7 +540,7 @@ class _Session:
                 await self._send_updates()
                 await self._send(agreement.message(full=True) or agreement.envelope([]))
                 await self._send(
-                    {"event_id": event_id, "object": "stt.output.trace", "trace_id": trace_id}
+                    {"event_id": event_id, "object": _wire.STREAM_TRACE_ECHO, "trace_id": trace_id}
                 )
             elif kind == "checkpoint":
                 await self._finalize()
@@ -553,7 +554,7 @@ class _Session:
                 agreement.clear()
                 await self._send_updates()
                 await self._send(
-                    {"event_id": event_id, "object": "stt.state.cleared", "reset_id": reset_id}
+                    {"event_id": event_id, "object": _wire.STREAM_CLEARED, "reset_id": reset_id}
                 )
             elif kind == "error":
                 await self._send(_error(value))

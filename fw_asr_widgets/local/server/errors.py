@@ -7,9 +7,9 @@ is `STATUS_TYPES` (see the package docstring for when each is used).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.responses import JSONResponse
+
+from fw_asr_widgets._wire import error_body
 
 
 class ApiError(Exception):
@@ -40,11 +40,6 @@ STATUS_TYPES = {
     429: "rate_limit_error",
     501: "not_implemented_error",
 }
-
-
-def error_body(message: str, type: str = "invalid_request_error") -> dict[str, Any]:
-    """The Fireworks error body."""
-    return {"error": {"object": "error", "type": type, "message": message}}
 
 
 def error_response(

@@ -22,23 +22,19 @@ from typing import Any
 
 from starlette.datastructures import FormData, QueryParams, UploadFile
 
-from fw_asr_widgets.local import engine, models
+from fw_asr_widgets import _wire
+from fw_asr_widgets.local import engine
 from fw_asr_widgets.local.server.errors import ApiError, bad, model_not_found
 
-FILE_MODELS: tuple[str, ...] = ("whisper-v3", "whisper-v3-turbo")
+FILE_MODELS = _wire.FILE_MODELS
 """Model names accepted for files. Decision: the streaming-only names (`fireworks-asr-large`,
 `fireworks-asr-v2`) are accepted on the WebSocket only; every name maps to the same local
 models (tiny.en for English, base for other languages and translation)."""
-STREAM_MODELS: tuple[str, ...] = models.FIREWORKS_MODELS
-
-RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
-ALIGN_RESPONSE_FORMATS = ("json", "verbose_json", "srt", "vtt")
-STREAM_RESPONSE_FORMATS = ("verbose_json", "json")
-VAD_MODELS = ("silero", "whisperx-pyannet")
-ALIGNMENT_MODELS = ("tdnn_ffn", "mms_fa", "gentle")
-PREPROCESSING = ("none", "dynamic", "soft_dynamic", "bass_dynamic")
-GRANULARITIES = ("word", "segment")
-GRANULARITY_FIELDS = ("timestamp_granularities", "timestamp_granularities[]")
+STREAM_MODELS = _wire.STREAM_MODELS
+RESPONSE_FORMATS = _wire.RESPONSE_FORMATS
+ALIGN_RESPONSE_FORMATS = _wire.ENGINE_ALIGN_RESPONSE_FORMATS
+GRANULARITIES = _wire.GRANULARITIES
+TEMPERATURE_LO, TEMPERATURE_HI = _wire.TEMPERATURE_RANGE
 
 MAX_SPEAKERS = 32
 """The most speakers the local diarizer separates. Decision: the reference has no upper bound
@@ -46,16 +42,8 @@ for `max_speakers` (default "inf"), so larger values (and `inf`) are clamped to 
 refused; `min_speakers` above it cannot be honoured and is a 400."""
 
 
-def _whisper_languages() -> tuple[str, ...]:
-    try:
-        from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-        return tuple(_LANGUAGE_CODES)
-    except ImportError:  # pragma: no cover - faster-whisper ships with the local extra
-        return ("en",)
-
-
-LANGUAGES = _whisper_languages()
+LANGUAGES = _wire.WHISPER_LANGUAGES
+"""Codes the engine accepts (besides `LANGUAGE_ALIASES`); `yue` is among them but refused."""
 
 LANGUAGE_ALIASES: dict[str, str] = {"zh-hans": "zh", "zh-hant": "zh"}
 """Codes the Fireworks reference lists beyond Whisper's, mapped to what the local models do.
@@ -153,7 +141,7 @@ def parse_temperature(raw: str | None) -> tuple[float, ...]:
     parts = [p.strip() for p in raw.split(",")]
     if not all(parts):
         raise bad(f"invalid temperature {raw!r}; expected a number or comma-separated numbers")
-    return tuple(float_value("temperature", p, 0.0, 1.0) for p in parts)
+    return tuple(float_value("temperature", p, TEMPERATURE_LO, TEMPERATURE_HI) for p in parts)
 
 
 def parse_granularities(values: list[str]) -> tuple[str, ...]:
@@ -239,14 +227,14 @@ def _align_text(form: FormData) -> str:
 
 
 def _model(form: FormData) -> str:
-    model = text_value(form, "model") or "whisper-v3"
+    model = text_value(form, "model") or _wire.DEFAULT_MODEL
     if model not in FILE_MODELS:
         raise model_not_found(model, FILE_MODELS)
     return model
 
 
 def _granularities(form: FormData) -> tuple[str, ...] | None:
-    raw = [v for name in GRANULARITY_FIELDS for v in form.getlist(name) if isinstance(v, str)]
+    raw = [v for name in _wire.GRANULARITY_FIELDS for v in form.getlist(name) if isinstance(v, str)]
     return parse_granularities(raw) if raw else None
 
 
@@ -299,15 +287,19 @@ FILE = Field(
     {"type": "string", "format": "binary", "description": "the audio file"},
 )
 MODEL = Field(
-    "model", _model, {"type": "string", "enum": list(FILE_MODELS), "default": "whisper-v3"}
+    "model", _model, {"type": "string", "enum": list(FILE_MODELS), "default": _wire.DEFAULT_MODEL}
 )
-VAD_MODEL = _enum_field("vad_model", VAD_MODELS, "silero")
-ALIGNMENT_MODEL = _enum_field("alignment_model", ALIGNMENT_MODELS, "tdnn_ffn")
-PREPROCESSING_FIELD = _enum_field("preprocessing", PREPROCESSING, "none", documented_default=False)
+VAD_MODEL = _enum_field("vad_model", _wire.VAD_MODELS, _wire.DEFAULT_VAD_MODEL)
+ALIGNMENT_MODEL = _enum_field(
+    "alignment_model", _wire.ALIGNMENT_MODELS, _wire.DEFAULT_ALIGNMENT_MODEL
+)
+PREPROCESSING_FIELD = _enum_field(
+    "preprocessing", _wire.PREPROCESSING, _wire.DEFAULT_PREPROCESSING, documented_default=False
+)
 
 COMMON_FIELDS: tuple[Field, ...] = (
     MODEL,
-    _enum_field("response_format", RESPONSE_FORMATS, "json"),
+    _enum_field("response_format", RESPONSE_FORMATS, _wire.DEFAULT_RESPONSE_FORMAT),
     VAD_MODEL,
     ALIGNMENT_MODEL,
     PREPROCESSING_FIELD,
@@ -355,7 +347,7 @@ TRANSCRIBE_FIELDS: tuple[Field, ...] = (
 TRANSLATE_FIELDS: tuple[Field, ...] = (*COMMON_FIELDS, FILE)
 ALIGN_FIELDS: tuple[Field, ...] = (
     Field("text", _align_text, {"type": "string", "description": "the transcript to align"}),
-    _enum_field("response_format", ALIGN_RESPONSE_FORMATS, "verbose_json"),
+    _enum_field("response_format", ALIGN_RESPONSE_FORMATS, _wire.DEFAULT_ALIGN_RESPONSE_FORMAT),
     VAD_MODEL,
     ALIGNMENT_MODEL,
     PREPROCESSING_FIELD,
@@ -413,7 +405,7 @@ def parse_request(form: FormData, task: str) -> tuple[FileRequest, UploadFile]:
     if task == "align":
         req = FileRequest(
             task="align",
-            model="whisper-v3",
+            model=_wire.DEFAULT_MODEL,
             response_format=v["response_format"],
             granularities=("word", "segment"),
             options=engine.FileOptions(language="en"),
@@ -464,15 +456,15 @@ def parse_stream_params(qp: QueryParams) -> dict[str, str]:
         if key in ("Authorization", "authorization"):
             continue
         params[key] = qp.get(key) or ""
-    model = params.get("model") or "whisper-v3"
+    model = params.get("model") or _wire.DEFAULT_MODEL
     if model not in STREAM_MODELS:
         raise model_not_found(model, STREAM_MODELS)
     params["model"] = model
     params["response_format"] = enum_value(
         params.get("response_format") or None,
         "response_format",
-        STREAM_RESPONSE_FORMATS,
-        "verbose_json",
+        _wire.STREAM_RESPONSE_FORMATS,
+        _wire.DEFAULT_STREAM_RESPONSE_FORMAT,
     )
     lang = parse_language(params.get("language") or None)
     if lang is not None and lang != "en":
@@ -485,8 +477,8 @@ def parse_stream_params(qp: QueryParams) -> dict[str, str]:
     elif "language" in params:
         del params["language"]
     if params.get("temperature"):
-        float_value("temperature", params["temperature"], 0.0, 1.0)
-    gran = [g for name in GRANULARITY_FIELDS for g in qp.getlist(name)]
+        float_value("temperature", params["temperature"], TEMPERATURE_LO, TEMPERATURE_HI)
+    gran = [g for name in _wire.GRANULARITY_FIELDS for g in qp.getlist(name)]
     params.pop("timestamp_granularities[]", None)
     if any(g.strip() for g in gran):
         params["timestamp_granularities"] = ",".join(parse_granularities(gran))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from fw_asr_widgets import _wire
 from fw_asr_widgets.audio import AudioDecodeError
 from fw_asr_widgets.local import engine, models
 from fw_asr_widgets.local.server import guard, jobs
@@ -23,8 +24,7 @@ from fw_asr_widgets.local.server.openapi import request_body
 if TYPE_CHECKING:
     from fw_asr_widgets.local.server.app import Settings
 
-MODEL_HEADER = "x-fw-asr-local-model"
-"""Response header naming the local model that served the request."""
+MODEL_HEADER = _wire.MODEL_HEADER
 
 router = APIRouter()
 
