@@ -9,6 +9,8 @@ Decisions:
 - Where the client and the engine deliberately differ, both sets live here side by side with
   the reason (alignment formats: the engine also accepts `json`, the reference's default; the
   client offers only the documented `srt`/`verbose_json`/`vtt`).
+- One word key (`normalize_word`): a word matched at a stream seam, in an alignment or in a
+  corpus search is the same word everywhere.
 - Language codes: `WHISPER_LANGUAGES` is faster-whisper's list (checked against it by the
   tests), so the engine does not need faster-whisper to know them; the reference adds
   `zh-hant`, `zh-hans` and `yue` (`REFERENCE_EXTRA_LANGUAGES`).
@@ -16,6 +18,7 @@ Decisions:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # ------------------------------------------------------------------------- models
@@ -77,6 +80,18 @@ STREAM_TRACE = "stt.input.trace"
 STREAM_TRACE_ECHO = "stt.output.trace"
 STREAM_CLEAR = "stt.state.clear"
 STREAM_CLEARED = "stt.state.cleared"
+
+
+# ------------------------------------------------------------------------- words
+_NOT_WORD = re.compile(r"[^\w']+")
+
+
+def normalize_word(word: str) -> str:
+    """Comparison key of a word: lower case, only letters, digits, `_` and `'` kept
+    (`" You,"` -> `"you"`). The one word key of the package: the engine's alignment and live
+    agreement, the client's stream merge and corpus search compare words by it. (WER uses
+    `transcript.metrics.normalize_text`, a text normaliser: NFKC, apostrophes removed.)"""
+    return _NOT_WORD.sub("", word.lower())
 
 
 # ------------------------------------------------------------------------- error body
