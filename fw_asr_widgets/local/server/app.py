@@ -100,8 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
 
-    app.include_router(routes.router)
+    app.include_router(routes.health_router)
     _info.add_routes(app, file_models=FILE_MODELS, stream_models=STREAM_MODELS)
+    app.include_router(routes.router)
 
     from fw_asr_widgets.local import batch  # the Batch API endpoints (local/batch.py)
 

@@ -26,10 +26,13 @@ if TYPE_CHECKING:
 
 MODEL_HEADER = _wire.MODEL_HEADER
 
+health_router = APIRouter()
+"""`GET /health`, mounted before `_info`'s routes (the schema lists it first)."""
 router = APIRouter()
+"""The file routes and the streaming WebSocket."""
 
 
-@router.get("/health")
+@health_router.get("/health")
 async def health(request: Request) -> dict[str, Any]:
     """Liveness and load: open to everyone (no key), reveals nothing sensitive."""
     slots: jobs.JobSlots = request.app.state.slots
@@ -137,34 +140,16 @@ async def file_job(request: Request, task: str) -> Response:
         slots.leave()
 
 
-@router.post("/inference/v1/audio/transcriptions", include_in_schema=False)
-@router.post(
-    "/v1/audio/transcriptions",
-    openapi_extra=request_body("transcribe"),
-    summary="Transcribe an audio file",
-)
 async def transcriptions(request: Request) -> Response:
     """Fireworks `POST /v1/audio/transcriptions` (multipart)."""
     return await file_job(request, "transcribe")
 
 
-@router.post("/inference/v1/audio/translations", include_in_schema=False)
-@router.post(
-    "/v1/audio/translations",
-    openapi_extra=request_body("translate"),
-    summary="Translate an audio file to English text",
-)
 async def translations(request: Request) -> Response:
     """Fireworks `POST /v1/audio/translations` (multipart); `language` names the source."""
     return await file_job(request, "translate")
 
 
-@router.post("/inference/v1/audio/alignments", include_in_schema=False)
-@router.post(
-    "/v1/audio/alignments",
-    openapi_extra=request_body("align"),
-    summary="Align a given transcript to an audio file",
-)
 async def alignments(request: Request) -> Response:
     """Fireworks `POST /v1/audio/alignments`: `file` + `text` -> word and segment times.
 
@@ -173,6 +158,27 @@ async def alignments(request: Request) -> Response:
     `preprocessing` are validated and accepted. `task` is `"align"` in verbose_json.
     """
     return await file_job(request, "align")
+
+
+FILE_ROUTES = (
+    ("transcriptions", "transcribe", transcriptions, "Transcribe an audio file"),
+    ("translations", "translate", translations, "Translate an audio file to English text"),
+    ("alignments", "align", alignments, "Align a given transcript to an audio file"),
+)
+"""(path name, task, endpoint, summary) of each file route; each is served under `/v1/audio/`
+(in the schema, its body generated from the task's field table) and `/inference/v1/audio/`."""
+
+for _name, _task, _endpoint, _summary in FILE_ROUTES:
+    router.add_api_route(
+        f"/v1/audio/{_name}",
+        _endpoint,
+        methods=["POST"],
+        openapi_extra=request_body(_task),
+        summary=_summary,
+    )
+    router.add_api_route(
+        f"/inference/v1/audio/{_name}", _endpoint, methods=["POST"], include_in_schema=False
+    )
 
 
 @router.websocket("/v1/audio/transcriptions/streaming")
