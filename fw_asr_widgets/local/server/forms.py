@@ -2,6 +2,11 @@
 value and describes itself for the OpenAPI schema (`openapi.py` reads the same tables).
 
 Decisions:
+- One hand-written parser per field rather than FastAPI form models: the engine must answer
+  400 (never 422) with the Fireworks error body and a message naming the allowed values,
+  refuse a field given twice, read `timestamp_granularities[]` and comma-joined lists, and
+  look at the upload only after the other fields; form models would need all of that
+  re-done in validators and exception handlers. The tables below keep the single source.
 - Fields are parsed in the order of their table and the first bad one answers (400/404);
   `file` comes last, so a bad model or option is reported before the upload is looked at.
   Cross-field rules (granularities need verbose_json, diarize needs words, speaker bounds)
