@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from fw_asr_widgets import _wire
 from fw_asr_widgets._redact import AuthHeaderRedactor, SecretRedactor, scrub
 from fw_asr_widgets._version import __version__ as _VERSION
 from fw_asr_widgets.api import _config, _params
@@ -50,7 +51,7 @@ from fw_asr_widgets.transcript import Transcript
 
 logger = logging.getLogger("fw_asr_widgets")
 
-SERVED_MODEL_HEADER = "x-fw-asr-local-model"
+SERVED_MODEL_HEADER = _wire.MODEL_HEADER
 """Response header in which the embedded engine names the local model that served a request;
 its value is kept in the result's `Transcript.raw` under the same name."""
 

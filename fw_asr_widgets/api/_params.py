@@ -40,10 +40,12 @@ import inspect
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ForwardRef, Literal, TypedDict, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, ForwardRef, Literal, TypedDict, TypeVar
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+from fw_asr_widgets import _wire
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 AlignResponseFormat = Literal["srt", "verbose_json", "vtt"]
@@ -53,16 +55,18 @@ AlignmentModel = Literal["tdnn_ffn", "mms_fa", "gentle"]
 Preprocessing = Literal["none", "dynamic", "soft_dynamic", "bass_dynamic"]
 Temperature = float | Sequence[float]
 
-DEFAULT_MODEL = "whisper-v3"
+# The values (shared with the embedded engine and its OpenAPI schema) live in `_wire`; the
+# Literal types above spell them again for type checkers (tests/test_wire.py checks they agree).
+DEFAULT_MODEL = _wire.DEFAULT_MODEL
 DEFAULT_GRANULARITIES: tuple[str, ...] = ("word", "segment")
 """Sent with every `verbose_json` request unless the caller chooses (see Decisions)."""
-RESPONSE_FORMATS: tuple[str, ...] = get_args(ResponseFormat)
-ALIGN_RESPONSE_FORMATS: tuple[str, ...] = get_args(AlignResponseFormat)
-JSON_FORMATS: tuple[str, ...] = ("json", "verbose_json")
-GRANULARITIES: tuple[str, ...] = get_args(Granularity)
-VAD_MODELS: tuple[str, ...] = get_args(VadModel)
-ALIGNMENT_MODELS: tuple[str, ...] = get_args(AlignmentModel)
-PREPROCESSING: tuple[str, ...] = get_args(Preprocessing)
+RESPONSE_FORMATS = _wire.RESPONSE_FORMATS
+ALIGN_RESPONSE_FORMATS = _wire.ALIGN_RESPONSE_FORMATS
+JSON_FORMATS = _wire.JSON_FORMATS
+GRANULARITIES = _wire.GRANULARITIES
+VAD_MODELS = _wire.VAD_MODELS
+ALIGNMENT_MODELS = _wire.ALIGNMENT_MODELS
+PREPROCESSING = _wire.PREPROCESSING
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +233,7 @@ def validate_temperature(value: object) -> list[float] | None:
     out: list[float] = []
     for item in items:
         f = _number(item)
-        if f is None or not 0.0 <= f <= 1.0:
+        if f is None or not _wire.TEMPERATURE_RANGE[0] <= f <= _wire.TEMPERATURE_RANGE[1]:
             raise ValueError(
                 f"temperature must be a float in [0, 1] or a list of them, not {value!r}"
             )
