@@ -498,7 +498,7 @@ def parse_file_request(form: FormData, task: str) -> FileRequest:
     assert response_format is not None
     vad_model = _enum(form, "vad_model", VAD_MODELS, "silero")
     _enum(form, "alignment_model", ALIGNMENT_MODELS, "tdnn_ffn")
-    _enum(form, "preprocessing", PREPROCESSING, "none")
+    preprocessing = _enum(form, "preprocessing", PREPROCESSING, "none") or "none"
     _text_field(form, "diarization_model")  # any name; the local diarizer is used
     skip_vad = _bool(form, "skip_vad")
     max_clip_len = _text_field(form, "max_clip_len")
@@ -533,7 +533,13 @@ def parse_file_request(form: FormData, task: str) -> FileRequest:
             raise _bad(f"min_speakers ({min_s}) must not exceed max_speakers ({max_s})")
     vad = vad_model is not None and not skip_vad
     opts = engine.FileOptions(
-        task=task, language=language, prompt=prompt, temperature=temperature, vad=vad
+        task=task,
+        language=language,
+        prompt=prompt,
+        temperature=temperature,
+        vad=vad,
+        preprocessing=preprocessing,
+        speech_model="segmentation" if diarize and vad else "silero",
     )
     return FileRequest(
         task=task,
@@ -930,6 +936,7 @@ def _run_file(
                 result.response,
                 min_speakers=req.min_speakers,
                 max_speakers=req.max_speakers,
+                seg=result.extra.get("segmentation"),
             )
         except ValueError as exc:  # the diarizer's own check of the speaker counts
             raise engine.EngineInputError(f"diarization: {exc}") from None

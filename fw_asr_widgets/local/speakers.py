@@ -278,7 +278,7 @@ def cluster(x: np.ndarray, lo: int = 1, hi: int = MAX_SPEAKERS) -> np.ndarray:
     n = x.shape[0]
     if n == 0:
         return np.zeros((0, x.shape[1]), dtype=np.float32)
-    if n < MIN_WINDOWS or hi == 1:
+    if (n < MIN_WINDOWS and lo <= 1) or hi == 1 or n < 2:
         return _centroids(x, np.zeros(n, dtype=int))[1]
     sub = x
     if n > MAX_CLUSTER_WINDOWS:
@@ -361,12 +361,17 @@ def check_counts(min_speakers: int | None, max_speakers: int | None) -> tuple[in
 
 
 def analyse(
-    audio: np.ndarray, *, min_speakers: int | None = None, max_speakers: int | None = None
+    audio: np.ndarray,
+    *,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+    seg: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Analysis:
     """Who spoke when in 16 kHz mono float32 `audio` (see the module docstring).
 
     Speakers are named `SPEAKER_00`, … in order of first appearance. Turns of two speakers
-    overlap where the segmentation hears both. Silence gives no turns.
+    overlap where the segmentation hears both. Silence gives no turns. `seg`: the output of
+    `segmentation(audio)` when already computed (e.g. by the engine's speech detection).
     """
     lo, hi = check_counts(min_speakers, max_speakers)
     a = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -374,7 +379,10 @@ def analyse(
     empty = Analysis([], np.zeros(n_grid, dtype=bool), [], [], 0)
     if a.size < SAMPLE_RATE // 10 or not np.any(a):
         return empty
-    p_speech, n_spk = segmentation(a)
+    p_speech, n_spk = segmentation(a) if seg is None else seg
+    if p_speech.size != n_grid:
+        p_speech = np.resize(p_speech, n_grid) if p_speech.size else np.zeros(n_grid, np.float32)
+        n_spk = np.resize(n_spk, n_grid) if n_spk.size else np.zeros(n_grid, np.float32)
     speech = _fill_gaps(
         p_speech > SPEECH_THRESHOLD, max_gap=int(0.1 / GRID), min_run=int(0.1 / GRID)
     )
@@ -412,6 +420,8 @@ def analyse(
             fs = np.zeros((frames.size, k))
         order = np.argsort(-fs, axis=1)
         best = _smooth(order[:, 0], int(MIN_RUN / GRID))
+        if np.unique(best).size < min(lo, k):  # smoothing must not undo min_speakers
+            best = order[:, 0]
         second = order[:, 1]
     # Names in order of first appearance.
     names: dict[int, str] = {}
