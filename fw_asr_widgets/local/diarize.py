@@ -27,8 +27,8 @@ Decisions:
   segment's words), so segments cover the speech the diarizer heard, not only Whisper's word
   estimates; turns of different speakers may overlap where both talk.
 - A word outside any detected speech keeps at most `MAX_GAP` s (its end is kept: Whisper
-  stretches word starts back over silence); a word shorter than 20 ms is given 100 ms (up to
-  the next word).
+  stretches word starts back over silence); a word shorter than `MIN_WORD` is given 100 ms (up
+  to the next word, at least `MIN_WORD`).
 """
 
 from __future__ import annotations
@@ -574,6 +574,7 @@ def _owners(words: list[dict], segments: list[Any]) -> list[int]:
 
 MAX_GAP = 1.0  # s of non-speech a word may span, and the pause that always ends a segment
 SHORT_RUN_WORDS = 2
+MIN_WORD = 0.05  # s: shorter words (Whisper gives some zero-length ones) are lengthened
 CONTINUE_GAP = 0.5
 _SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
 
@@ -601,9 +602,9 @@ def _clamp_words(words: list[dict], regions: list[tuple[float, float]]) -> None:
             s, e = max(s, float(r0[k])), min(e, float(r1[k]))
         elif e - s > MAX_GAP:
             s = e - MAX_GAP
-        if e - s < 0.02:
+        if e - s < MIN_WORD:
             nxt = _time(words[i + 1].get("start")) if i + 1 < len(words) else None
-            e = s + 0.1 if nxt is None or nxt <= s else min(s + 0.1, max(nxt, s + 0.02))
+            e = s + 0.1 if nxt is None or nxt <= s else min(s + 0.1, max(nxt, s + MIN_WORD))
         w["start"], w["end"] = round(s, 3), round(e, 3)
 
 

@@ -408,7 +408,7 @@ def test_segments_end_at_sentences_and_keep_unfinished_ones_together() -> None:
         ("Nice.", "SPEAKER_00"),
         ("Really.", "SPEAKER_00"),
     ]
-    assert all(w["end"] - w["start"] >= 0.02 for w in out["words"])
+    assert all(w["end"] - w["start"] >= 0.04 for w in out["words"])
     assert [w["speaker_id"] for w in out["words"]] == [
         w["speaker_id"] for s in out["segments"] for w in s["words"]
     ]
