@@ -655,16 +655,23 @@ def _pieces(words: list[dict]) -> list[list[dict]]:
     return runs
 
 
-def _widen(segments: list[dict], turns: list[Turn]) -> None:
-    """Widen each segment (in place) to its speaker's turn, never over another's words."""
+def _widen(
+    segments: list[dict], turns: list[Turn], overlap: list[tuple[float, float]] | None = None
+) -> None:
+    """Widen each segment (in place) to its speaker's turn, never over another's words except
+    inside `overlap` (where the diarizer hears two speakers: there segments overlap too)."""
     first = [_time(s["words"][0].get("start")) if s.get("words") else None for s in segments]
     last = [_time(s["words"][-1].get("end")) if s.get("words") else None for s in segments]
+    both = overlap or []
     for i, seg in enumerate(segments):
         s0, s1 = _time(seg.get("start")), _time(seg.get("end"))
         if s0 is None or s1 is None or seg.get("speaker_id") is None:
             continue
         lo = max([x for x in last[:i] if x is not None], default=0.0)
         hi = min([x for x in first[i + 1 :] if x is not None], default=np.inf)
+        # Inside an overlap region the bound moves to the region's edge.
+        lo = min([o0 for o0, o1 in both if o0 < lo <= o1] + [lo])
+        hi = max([o1 for o0, o1 in both if o0 <= hi < o1] + [hi])
         for t in turns:
             if t.speaker != seg["speaker_id"]:
                 continue
@@ -679,7 +686,11 @@ def _widen(segments: list[dict], turns: list[Turn]) -> None:
 
 
 def assign_speakers(
-    response: dict, turns: list[Turn], *, speech: list[tuple[float, float]] | None = None
+    response: dict,
+    turns: list[Turn],
+    *,
+    speech: list[tuple[float, float]] | None = None,
+    overlap: list[tuple[float, float]] | None = None,
 ) -> dict:
     """A copy of a verbose_json `response` with `speaker_id` on words and segments.
 
@@ -688,7 +699,8 @@ def assign_speakers(
     it overlaps none); a short run continuing an unfinished sentence keeps the previous
     speaker. A segment is split where its words change speaker, end a sentence, or pause over
     `MAX_GAP`. New segments rebuild `text`, `start` and `end` (and `audio_start`/`audio_end`
-    when set) from their words, widened to their speaker's turn when `speech` is given, carry
+    when set) from their words, widened to their speaker's turn when `speech` is given (over
+    another speaker's words only inside `overlap`, the stretches where two talk), carry
     `speaker_id`, keep the segment's other fields, and are renumbered 0..n-1. Segments without
     words get the speaker they overlap most. With no turns at all, every `speaker_id` is None.
     """
@@ -751,7 +763,7 @@ def assign_speakers(
                 piece["words"] = run
             new_segments.append(piece)
     if speech is not None and names:
-        _widen(new_segments, turns)
+        _widen(new_segments, turns, overlap)
     for i, seg in enumerate(new_segments):
         seg["id"] = i
     out["segments"] = new_segments
@@ -776,4 +788,4 @@ def diarize_response(
         return assign_speakers(response, turns)
     an = analyse(audio, min_speakers=min_speakers, max_speakers=max_speakers, seg=seg)
     turns = [Turn(t.start, t.end, t.speaker) for t in an.turns]
-    return assign_speakers(response, turns, speech=an.regions)
+    return assign_speakers(response, turns, speech=an.regions, overlap=an.overlap)

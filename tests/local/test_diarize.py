@@ -505,3 +505,32 @@ def test_diarize_response_on_a_real_transcription(call: dict[str, object]) -> No
     )
     assert len(pairs) > 30
     assert best / len(pairs) >= 0.80, best / len(pairs)
+
+
+def test_segments_overlap_where_two_speakers_talk_at_once() -> None:
+    words = [_word(" I", 0.0, 0.3), _word(" agree.", 0.3, 0.8), _word(" Right.", 1.0, 1.4)]
+    words += [_word(" So.", 2.0, 2.4)]
+    seg = {"id": 0, "start": 0.0, "end": 2.4, "text": "x", "words": copy.deepcopy(words)}
+    turns = [
+        Turn(0.0, 1.2, "SPEAKER_00"),  # A goes on while B starts "Right."
+        Turn(0.9, 1.5, "SPEAKER_01"),
+        Turn(1.9, 2.5, "SPEAKER_00"),
+    ]
+    out = assign_speakers(
+        {"words": words, "segments": [seg]}, turns, speech=[(0.0, 2.5)], overlap=[(0.9, 1.2)]
+    )
+    a, b = out["segments"][:2]
+    assert (a["text"], b["text"]) == ("I agree.", "Right.")
+    assert (a["speaker_id"], b["speaker_id"]) == ("SPEAKER_00", "SPEAKER_01")
+    assert a["end"] == 1.2 and b["start"] == 0.9  # both speak over 0.9-1.2 s
+    import fw_asr_widgets as fw
+
+    ov = fw.Transcript.from_response(out).to_pandas().asr.overlaps()
+    assert len(ov) >= 1 and set(ov["speaker_a"]) | set(ov["speaker_b"]) >= {
+        "SPEAKER_00",
+        "SPEAKER_01",
+    }
+    # Without the overlap region the segments only meet.
+    plain = assign_speakers({"words": words, "segments": [seg]}, turns, speech=[(0.0, 2.5)])
+    a, b = plain["segments"][:2]
+    assert a["end"] <= b["words"][0]["start"] and b["start"] >= a["words"][-1]["end"]
