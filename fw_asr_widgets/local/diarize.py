@@ -676,9 +676,9 @@ def _widen(
             if t.speaker != seg["speaker_id"]:
                 continue
             if t.start <= s0 <= t.end:
-                s0 = max(min(s0, t.start), lo)
+                s0 = min(s0, max(t.start, lo))  # widened, never narrowed
             if t.start <= s1 <= t.end:
-                s1 = min(max(s1, t.end), hi)
+                s1 = max(s1, min(t.end, hi))
         seg["start"], seg["end"] = round(s0, 3), round(max(s1, s0), 3)
         for key, src in (("audio_start", "start"), ("audio_end", "end")):
             if _time(seg.get(key)) is not None:

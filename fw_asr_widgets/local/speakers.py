@@ -57,6 +57,7 @@ MERGE_COS = 0.8
 MIN_WINDOWS = 10
 MAX_SPEAKERS = 15
 MAX_CLUSTER_WINDOWS = 1200  # spectral clustering on at most this many windows (eigh is cubic)
+EMB_BATCH = 8  # CAM++ windows per run (its activations are large: the arena grows with it)
 MIN_RUN = 0.3  # label runs shorter than this (s of speech) join a neighbour
 MERGE_GAP = 0.5  # same-speaker turns closer than this (s) are joined
 
@@ -101,6 +102,7 @@ class _Models:
         opts.intra_op_num_threads = 2
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        opts.enable_cpu_mem_arena = False  # return activations' memory between runs
         prov = ["CPUExecutionProvider"]
         self.seg = ort.InferenceSession(
             str(weights / "segmentation-3.0.onnx"), opts, providers=prov
@@ -205,22 +207,27 @@ def _embed_windows(audio: np.ndarray, regions: list[tuple[int, int]]) -> tuple[n
             spans.append((t, t + win))
             t += step
         spans.append((max(s, e - win), e))
-    feats: dict[int, list[tuple[int, np.ndarray]]] = {}
+    emb = np.zeros((len(spans), 192), dtype=np.float32)
     hop = int(GRID * SAMPLE_RATE)
+    pending: dict[int, list[tuple[int, np.ndarray]]] = {}
+
+    def flush(n_frames: int) -> None:
+        part = pending.pop(n_frames)
+        x = np.stack([f for _, f in part]).astype(np.float32)
+        out = models.emb.run(None, {"fbank": x})[0]
+        for (i, _), v in zip(part, out, strict=True):
+            emb[i] = v
+
+    # Features are made batch by batch (never all at once: memory stays flat on long audio).
     for i, (s, e) in enumerate(spans):
         f = fbank(audio[s * hop : e * hop])
         if f.shape[0] == 0:
             continue
-        f = f - f.mean(axis=0, keepdims=True)
-        feats.setdefault(f.shape[0], []).append((i, f))
-    emb = np.zeros((len(spans), 192), dtype=np.float32)
-    for group in feats.values():
-        for b in range(0, len(group), 32):
-            part = group[b : b + 32]
-            x = np.stack([f for _, f in part]).astype(np.float32)
-            out = models.emb.run(None, {"fbank": x})[0]
-            for (i, _), v in zip(part, out, strict=True):
-                emb[i] = v
+        pending.setdefault(f.shape[0], []).append((i, f - f.mean(axis=0, keepdims=True)))
+        if len(pending[f.shape[0]]) >= EMB_BATCH:
+            flush(f.shape[0])
+    for n_frames in list(pending):
+        flush(n_frames)
     norm = np.linalg.norm(emb, axis=1, keepdims=True)
     keep = norm[:, 0] > 0
     emb = emb[keep] / norm[keep]
@@ -348,6 +355,36 @@ def _turns_of(frames: np.ndarray, labels: np.ndarray, names: dict[int, str]) -> 
         yield Turn(round(frames[f0] * GRID, 3), round((frames[f1] + 1) * GRID, 3), name)
 
 
+def _frame_ranking(frames: np.ndarray, sim: np.ndarray, spans: list) -> np.ndarray:
+    """(len(frames), 2) best and second-best cluster of each speech frame.
+
+    A frame's score for a cluster is the mean similarity to its centroid of the embedding
+    windows covering the frame (the nearest window when none does). Window starts and ends
+    are both non-decreasing, so the covering windows are an index range: scores come from
+    cumulative sums over windows, in blocks of frames (memory stays flat for long audio).
+    """
+    st = np.array([s for s, _ in spans])
+    en = np.array([e for _, e in spans])
+    csum = np.vstack([np.zeros((1, sim.shape[1])), np.cumsum(sim, axis=0)])
+    out = np.empty((frames.size, 2), dtype=np.int16)
+    for c in range(0, frames.size, 65_536):
+        f = frames[c : c + 65_536]
+        lo = np.searchsorted(en, f, side="right")  # first window ending after f
+        hi = np.searchsorted(st, f, side="right") - 1  # last window starting at or before f
+        empty = hi < lo
+        if empty.any():  # between windows: the nearer of the two neighbours
+            prev = np.clip(lo - 1, 0, len(st) - 1)
+            nxt = np.clip(lo, 0, len(st) - 1)
+            use_next = np.abs(st[nxt] - f) < np.abs(f - en[prev])
+            pick = np.where(use_next, nxt, prev)
+            lo = np.where(empty, pick, lo)
+            hi = np.where(empty, pick, hi)
+        score = (csum[hi + 1] - csum[lo]) / (hi + 1 - lo)[:, None]
+        top = np.argsort(-score, axis=1)[:, :2]
+        out[c : c + 65_536] = top
+    return out
+
+
 def check_counts(min_speakers: int | None, max_speakers: int | None) -> tuple[int, int]:
     """Validate the speaker-count hints; (lo, hi) with defaults 1 and `MAX_SPEAKERS`."""
     for name, v in (("min_speakers", min_speakers), ("max_speakers", max_speakers)):
@@ -397,31 +434,10 @@ def analyse(
         best = np.zeros(frames.size, dtype=int)
         second = None
     else:
-        # Per frame: mean similarity to each centroid of the windows that cover it.
-        sim = emb @ cent.T
-        score = np.zeros((n_grid + 1, k))
-        cnt = np.zeros(n_grid + 1)
-        st = np.array([s for s, _ in spans])
-        en = np.array([e for _, e in spans])
-        np.add.at(score, st, sim)
-        np.add.at(score, en, -sim)
-        np.add.at(cnt, st, 1)
-        np.add.at(cnt, en, -1)
-        score = np.cumsum(score, axis=0)[:n_grid]
-        cnt = np.cumsum(cnt)[:n_grid]
-        # Frames no window covers take the nearest covered frame's scores.
-        covered = np.flatnonzero(cnt > 0.5)
-        if covered.size:
-            near = covered[np.clip(np.searchsorted(covered, frames), 0, covered.size - 1)]
-            prev = covered[np.clip(np.searchsorted(covered, frames) - 1, 0, covered.size - 1)]
-            near = np.where(np.abs(prev - frames) < np.abs(near - frames), prev, near)
-            fs = score[near] / cnt[near, None]
-        else:
-            fs = np.zeros((frames.size, k))
-        order = np.argsort(-fs, axis=1)
+        order = _frame_ranking(frames, emb @ cent.T, spans)
         best = _smooth(order[:, 0], int(MIN_RUN / GRID))
         if np.unique(best).size < min(lo, k):  # smoothing must not undo min_speakers
-            best = order[:, 0]
+            best = order[:, 0].astype(int)
         second = order[:, 1]
     # Names in order of first appearance.
     names: dict[int, str] = {}
