@@ -1,11 +1,18 @@
 """Accuracy beside speed: WER (CER for Chinese) and DER of the embedded engine on every sample
-with a reference, against faster-whisper called directly (same model, same options)."""
+with a reference, against faster-whisper called directly (same model, same options); and
+meeting diarization (12 AMI snippets, the phone call, jfk.wav) through the API against the
+previous engine (the code at the merge base with `main`, exported with `git archive` and run
+in the same benchmark run), with the diarizer's speed, model load time and the memory of a
+60-minute file."""
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from benchmarks._util import FigureResult, Row, data_dir, run_child
+from benchmarks._util import REPO, FigureResult, PeakRSS, Row, current_rss, data_dir, run_child
 
 NAME = "Accuracy"
 
@@ -78,8 +85,219 @@ def child(names: list[str]) -> dict[str, Any]:
     return out
 
 
+AMI = [f"ami_trn0{i}" for i in range(10)] + ["ami_dev00", "ami_dev01"]
+MEETING_GOAL = 0.30
+
+
+def _reference_rttm(name: str) -> tuple[str, int]:
+    """RTTM text of one snippet (AMI's RTTM holds all twelve) and its speaker count."""
+    if name.startswith("ami_"):
+        lines = [
+            line
+            for line in (data_dir() / "ami.rttm").read_text().splitlines()
+            if line.split()[1:2] == [name]
+        ]
+    else:
+        lines = (data_dir() / f"{name}.rttm").read_text().splitlines()
+    return "\n".join(lines) + "\n", len({line.split()[7] for line in lines if line.strip()})
+
+
+def meetings_child(names: list[str], root: str | None) -> dict[str, Any]:
+    """Each file through `Client.transcribe(..., diarize=True)`; `root`: import the package
+    from there instead (the previous engine)."""
+    import sys
+    import time
+
+    if root:
+        sys.path.insert(0, root)
+    from fw_asr_widgets import Client, Transcript
+    from fw_asr_widgets.local import serve
+    from fw_asr_widgets.transcript import der
+
+    out: dict[str, Any] = {}
+    with serve() as srv, Client(base_url=srv.url, max_retries=0, timeout=600) as c:
+        c.transcribe(data_dir() / "jfk.wav", language="en", diarize=True)  # models load
+        for name in names:
+            t0 = time.perf_counter()
+            tr = c.transcribe(data_dir() / f"{name}.wav", language="en", diarize=True)
+            row: dict[str, Any] = {
+                "seconds": time.perf_counter() - t0,
+                "words": len(tr.words),
+                "speakers": len(tr.speakers),
+                "text": tr.text,
+            }
+            if name == "jfk":
+                row["wer"] = score("jfk.wav", tr.text)
+            else:
+                rttm, n_ref = _reference_rttm(name)
+                row["ref_speakers"] = n_ref
+                try:
+                    row["der"] = der(rttm, tr, collar=0.25)
+                except ValueError:  # no speakers at all (an empty transcript)
+                    row["der"] = 1.0
+            if name == "two_speakers":
+                row["wer"] = tr.wer(Transcript.from_stm(data_dir() / "two_speakers.stm"))
+            out[name] = row
+    return out
+
+
+def speed_child(names: list[str]) -> dict[str, Any]:
+    """Diarizer speed of both diarizers on `names`, and the meeting models' load time."""
+    import os
+    import time
+
+    from fw_asr_widgets.audio import decode
+    from fw_asr_widgets.local import diarize as dz
+    from fw_asr_widgets.local import speakers
+
+    out: dict[str, Any] = {"threads": os.cpu_count()}
+    t0 = time.perf_counter()
+    speakers.load_models()
+    out["load_s"] = time.perf_counter() - t0
+    audios = [decode(data_dir() / f"{n}.wav") for n in names]
+    total = sum(a.size for a in audios) / 16_000
+    for key, fn in (("meeting", dz.diarize), ("voice", dz.diarize_voice_encoder)):
+        fn(audios[0][:16_000])
+        t0, c0 = time.perf_counter(), time.process_time()
+        for a in audios:
+            fn(a)
+        out[key] = {
+            "audio_s": total,
+            "wall": time.perf_counter() - t0,
+            "cpu": time.process_time() - c0,
+        }
+    return out
+
+
+def long_child(minutes: float) -> dict[str, Any]:
+    """Peak RSS growth of `diarize` on `minutes` of speech, in a fresh interpreter (the audio
+    is decoded before the measurement: it is the input, held by the engine anyway)."""
+    import gc
+    import time
+
+    from benchmarks.engine import build_long_wav
+    from fw_asr_widgets.audio import decode
+    from fw_asr_widgets.local import speakers
+    from fw_asr_widgets.local.diarize import diarize
+
+    speakers.load_models()
+    diarize(decode(data_dir() / "jfk.wav"))  # warm-up: sessions and first-run allocations
+    with tempfile.TemporaryDirectory() as d:
+        path = build_long_wav(Path(d) / "long.wav", minutes)
+        audio = decode(path)
+    gc.collect()
+    base = current_rss()
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        turns = diarize(audio)
+        dt = time.perf_counter() - t0
+    return {
+        "growth": mem.peak - base,
+        "audio_bytes": int(audio.nbytes),
+        "wall": dt,
+        "speakers": len({t.speaker for t in turns}),
+    }
+
+
+def _baseline_tree(dest: Path) -> str:
+    """Export the package at the merge base with `main` (the previous engine) into `dest`."""
+    base = subprocess.run(
+        ["git", "merge-base", "HEAD", "main"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "archive", base, "fw_asr_widgets"], cwd=REPO, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return base[:10]
+
+
+def run_meetings(res: FigureResult, quick: bool) -> None:
+    names = ["ami_trn00", "two_speakers", "jfk"] if quick else [*AMI, "two_speakers", "jfk"]
+    ours = run_child("benchmarks.accuracy:meetings_child", names, None, timeout=3600)
+    with tempfile.TemporaryDirectory() as d:
+        ref = _baseline_tree(Path(d))
+        old = run_child("benchmarks.accuracy:meetings_child", names, d, timeout=3600)
+    base_label = f"previous engine ({ref})"
+    ami = [n for n in names if n.startswith("ami_")]
+    for n in ami:
+        o, b = ours[n], old[n]
+        res.rows.append(
+            Row(
+                NAME,
+                f"DER {n}.wav (collar 0.25 s; speakers found/true; words)",
+                f"{o['der']:.1%} ({o['speakers']}/{o['ref_speakers']}; {o['words']} words)",
+                base_label,
+                f"{b['der']:.1%} ({b['speakers']}/{b['ref_speakers']}; {b['words']} words)",
+                f"{o['der'] - b['der']:+.1%} abs.",
+                "reported",
+                None,
+            )
+        )
+    if ami:
+        mo = sum(ours[n]["der"] for n in ami) / len(ami)
+        mb = sum(old[n]["der"] for n in ami) / len(ami)
+        co = sum(ours[n]["speakers"] == ours[n]["ref_speakers"] for n in ami)
+        cb = sum(old[n]["speakers"] == old[n]["ref_speakers"] for n in ami)
+        eo = sum(ours[n]["words"] == 0 for n in ami)
+        eb = sum(old[n]["words"] == 0 for n in ami)
+        res.rows += [
+            Row(NAME, f"mean DER, {len(ami)} AMI snippets (collar 0.25 s)", f"{mo:.1%}",
+                base_label, f"{mb:.1%}", f"{mo - mb:+.1%} abs.", f"≤ {MEETING_GOAL:.0%}",
+                mo <= MEETING_GOAL),
+            Row(NAME, "AMI snippets with an empty transcript", str(eo), base_label, str(eb),
+                "—", "0", eo == 0),
+            Row(NAME, "AMI snippets with the right speaker count", f"{co} of {len(ami)}",
+                base_label, f"{cb} of {len(ami)}", "—", "≥ 9 of 12", co >= 9),
+        ]  # fmt: skip
+    o, b = ours["two_speakers"], old["two_speakers"]
+    res.rows += [
+        Row(NAME, "DER two_speakers.wav, API segments (collar 0.25 s)",
+            f"{o['der']:.1%} ({o['speakers']} speakers)", base_label,
+            f"{b['der']:.1%} ({b['speakers']} speakers)", f"{o['der'] - b['der']:+.1%} abs.",
+            "≤ 10%", o["der"] <= 0.10),
+        Row(NAME, "WER two_speakers.wav with diarize=True", f"{o['wer']:.1%}", base_label,
+            f"{b['wer']:.1%}", f"{o['wer'] - b['wer']:+.1%} abs.", "≤ 16%", o["wer"] <= 0.16),
+        Row(NAME, "WER jfk.wav with diarize=True", f"{ours['jfk']['wer']:.1%}", base_label,
+            f"{old['jfk']['wer']:.1%}", "—", "0%", ours["jfk"]["wer"] == 0.0),
+    ]  # fmt: skip
+    for n in names:
+        res.notes.append(f"{n}: ours “{ours[n]['text'][:160]}”; previous “{old[n]['text'][:160]}”.")
+    res.notes.append(
+        "Meetings: `Client.transcribe(path, language='en', diarize=True)` against the embedded "
+        "server; DER from the response's segments with `fw_asr_widgets.transcript.der` (collar "
+        "±0.25 s around reference boundaries, overlap scored; an empty transcript counts as "
+        "100%). The previous engine is the package at the merge base with main (git archive), "
+        "run in a child process of the same run."
+    )
+
+    sp = run_child("benchmarks.accuracy:speed_child", ami or ["ami_trn00"], timeout=3600)
+    if not quick:
+        for minutes in (10.0, 60.0):
+            sp[f"long_{minutes:g}"] = run_child(
+                "benchmarks.accuracy:long_child", minutes, timeout=3600
+            )
+    m, v = sp["meeting"], sp["voice"]
+    res.rows.append(
+        Row(NAME, f"diarizer speed, {len(ami or ['x'])} × 30 s (2 cores, busy machine)",
+            f"{m['audio_s'] / m['wall']:.0f}× real time ({m['wall']:.1f} s; model load "
+            f"{sp['load_s']:.2f} s)", "voice-encoder diarizer (previous)",
+            f"{v['audio_s'] / v['wall']:.0f}× real time ({v['wall']:.1f} s)",
+            f"{m['wall'] / v['wall']:.1f}× time", "reported", None)
+    )  # fmt: skip
+    if "long_60" in sp:
+        g10, g60 = sp["long_10"]["growth"], sp["long_60"]["growth"]
+        res.rows.append(
+            Row(NAME, "diarizer peak RSS growth, 60 min vs 10 min of audio (fresh processes)",
+                f"{g60 / 2**20:.0f} MiB vs {g10 / 2**20:.0f} MiB ({g60 / max(g10, 1):.2f}×); "
+                f"{60 * 60 / sp['long_60']['wall']:.0f}× real time",
+                "the 60-min audio array itself", f"{sp['long_60']['audio_bytes'] / 2**20:.0f} MiB",
+                "—", "growth < the audio itself", g60 < sp["long_60"]["audio_bytes"])
+        )  # fmt: skip
+
+
 def run(quick: bool) -> FigureResult:
     res = FigureResult(NAME)
+    run_meetings(res, quick)
     names = ["jfk.wav"] if quick else list(CASES)
     names = [n for n in names if (data_dir() / n).exists()]
     m = run_child("benchmarks.accuracy:child", names, timeout=1200)

@@ -1,19 +1,41 @@
-"""Offline speaker diarization for the embedded engine, in numpy (no torch, no resemblyzer).
+"""Offline speaker diarization for the embedded engine (no torch, no resemblyzer at run time).
 
-Pipeline: Silero VAD (bundled with faster-whisper) finds speech; a voice encoder (resemblyzer's
-pretrained 3-layer LSTM-256 + linear, converted to `voice_encoder.npz` by
-`scripts/convert_voice_encoder.py`, Apache-2.0, see `VOICE_ENCODER_NOTICE.txt`) embeds
-overlapping windows of the speech; agglomerative clustering (cosine, average linkage) groups the
-windows into speakers; per-frame scores are smoothed into speaker turns.
+Two diarizers:
+- `diarize` (the default): the meeting pipeline of `fw_asr_widgets.local.speakers`
+  (pyannote segmentation-3.0 + CAM++ embeddings + spectral clustering, with onnxruntime);
+  overlap-aware, it holds up on quiet far-field meetings.
+- `diarize_voice_encoder` (the earlier one, ~3× faster, kept as a fast path; select it for
+  the server with `FW_ASR_DIARIZER=voice_encoder`): Silero VAD (bundled with faster-whisper)
+  finds speech; a voice encoder (resemblyzer's pretrained 3-layer LSTM-256 + linear, converted
+  to `voice_encoder.npz` by `scripts/convert_voice_encoder.py`, Apache-2.0, see
+  `VOICE_ENCODER_NOTICE.txt`) embeds overlapping windows of the speech; agglomerative
+  clustering (cosine, average linkage) groups the windows into speakers; per-frame scores are
+  smoothed into speaker turns.
 
-`diarize_response` applies the turns to a verbose_json transcription: every word gets a
-`speaker_id` and segments are split where the speaker changes.
+`diarize_response` applies the turns to a verbose_json transcription: word times are clamped
+to detected speech, every word gets a `speaker_id` (the turn it overlaps most), and segments
+are split where the speaker changes, at sentence ends and at pauses over `MAX_GAP`.
+
+Decisions:
+- Diarization stands on its own speech analysis; words are assigned to it, not the reverse,
+  so speech without recognised words still has speakers and a Whisper segment stretched over
+  silence does not become a turn.
+- A run of at most `SHORT_RUN_WORDS` words that continues an unfinished sentence (the previous
+  word does not end in . ? !) keeps the previous speaker: a turn boundary a few hundred ms
+  off must not cut "…from Chicago | also." across speakers.
+- A segment's span is its words' span widened to its speaker's turn (never over another
+  segment's words), so segments cover the speech the diarizer heard, not only Whisper's word
+  estimates; turns of different speakers may overlap where both talk.
+- A word outside any detected speech keeps at most `MAX_GAP` s (its end is kept: Whisper
+  stretches word starts back over silence); a word shorter than `MIN_WORD` is given 100 ms (up
+  to the next word, at least `MIN_WORD`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +263,60 @@ MIN_RUN_FRAMES = 25  # label runs shorter than 0.25 s of speech join a neighbour
 MERGE_GAP = 0.5  # same-speaker turns separated by less silence than this (s) are joined
 
 
+def _mono16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Float32 mono 16 kHz copy of `audio`; ValueError for non-mono or non-finite samples."""
+    from fw_asr_widgets.audio import resample, to_float32
+
+    a = to_float32(audio)
+    if a.ndim != 1:
+        raise ValueError(f"expected mono audio, got shape {np.shape(audio)}")
+    if a.size and not np.isfinite(a).all():
+        raise ValueError("audio contains NaN or infinite samples")
+    if sample_rate != SAMPLE_RATE:
+        a = resample(a, sample_rate, SAMPLE_RATE)
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def analyse(
+    audio: np.ndarray,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+    seg: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Any:
+    """The meeting pipeline's `speakers.Analysis` (turns, speech frames, overlap) of `audio`.
+
+    `seg`: the segmentation output already computed for 16 kHz `audio` (the engine's).
+    """
+    from fw_asr_widgets.local import speakers
+
+    _check_counts(min_speakers, max_speakers)
+    a = _mono16k(audio, sample_rate)
+    return speakers.analyse(a, min_speakers=min_speakers, max_speakers=max_speakers, seg=seg)
+
+
+def diarize(
+    audio: np.ndarray,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+) -> list[Turn]:
+    """Who spoke when in mono `audio` (float or int samples): speaker turns in time order.
+
+    The meeting pipeline (`fw_asr_widgets.local.speakers`): turns of two speakers overlap
+    where both talk. Speakers are labelled `SPEAKER_00`, `SPEAKER_01`, … in order of first
+    appearance; without `min_speakers`/`max_speakers` the count is estimated within [1, 15].
+    Silence or empty audio gives no turns. Raises `ValueError` for bad speaker counts or
+    non-finite samples.
+    """
+    an = analyse(
+        audio, sample_rate=sample_rate, min_speakers=min_speakers, max_speakers=max_speakers
+    )
+    return [Turn(t.start, t.end, t.speaker) for t in an.turns]
+
+
 def _speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
     """Speech (start, end) sample ranges from faster-whisper's bundled Silero VAD."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -385,30 +461,22 @@ def _turns(idx: np.ndarray, labels: np.ndarray) -> list[Turn]:
     return out
 
 
-def diarize(
+def diarize_voice_encoder(
     audio: np.ndarray,
     *,
     sample_rate: int = SAMPLE_RATE,
     min_speakers: int | None = None,
     max_speakers: int | None = None,
 ) -> list[Turn]:
-    """Who spoke when in mono `audio` (float or int samples): speaker turns in time order.
+    """The voice-encoder diarizer (fast path): speaker turns in time order, never overlapping.
 
     Speakers are labelled `SPEAKER_00`, `SPEAKER_01`, … in order of first appearance. Without
     `min_speakers`/`max_speakers` the count is estimated (a distance threshold) within [1, 8].
     Silence or empty audio gives no turns; speech too short to cluster (< 0.5 s) is one
     speaker. Raises `ValueError` for bad speaker counts or non-finite samples.
     """
-    from fw_asr_widgets.audio import resample, to_float32
-
     lo, hi = _check_counts(min_speakers, max_speakers)
-    a = to_float32(audio)
-    if a.ndim != 1:
-        raise ValueError(f"expected mono audio, got shape {np.shape(audio)}")
-    if a.size and not np.isfinite(a).all():
-        raise ValueError("audio contains NaN or infinite samples")
-    if sample_rate != SAMPLE_RATE:
-        a = resample(a, sample_rate, SAMPLE_RATE)
+    a = _mono16k(audio, sample_rate)
     if a.size < N_FFT:
         return []
     regions = _speech_regions(a)
@@ -504,23 +572,156 @@ def _owners(words: list[dict], segments: list[Any]) -> list[int]:
     return owners
 
 
-def assign_speakers(response: dict, turns: list[Turn]) -> dict:
+MAX_GAP = 1.0  # s of non-speech a word may span, and the pause that always ends a segment
+SHORT_RUN_WORDS = 2
+MIN_WORD = 0.05  # s: shorter words (Whisper gives some zero-length ones) are lengthened
+CONTINUE_GAP = 0.5
+_SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
+
+
+def _ends_sentence(word: dict) -> bool:
+    return str(word.get("word", "")).strip().endswith(_SENTENCE_END)
+
+
+def _clamp_words(words: list[dict], regions: list[tuple[float, float]]) -> None:
+    """Fit word times (in place) to the detected speech `regions` (sorted, seconds)."""
+    if not regions:
+        return
+    r0 = np.array([r[0] for r in regions])
+    r1 = np.array([r[1] for r in regions])
+    for i, w in enumerate(words):
+        s, e = _time(w.get("start")), _time(w.get("end"))
+        if s is None or e is None:
+            continue
+        e = max(e, s)
+        ov = np.minimum(e, r1) - np.maximum(s, r0)
+        hit = np.flatnonzero(ov > 0)
+        if hit.size:
+            # Keep the part in the speech region the word overlaps most.
+            k = hit[int(np.argmax(ov[hit]))]
+            s, e = max(s, float(r0[k])), min(e, float(r1[k]))
+        elif e - s > MAX_GAP:
+            s = e - MAX_GAP
+        if e - s < MIN_WORD:
+            nxt = _time(words[i + 1].get("start")) if i + 1 < len(words) else None
+            e = s + 0.1 if nxt is None or nxt <= s else min(s + 0.1, max(nxt, s + MIN_WORD))
+        w["start"], w["end"] = round(s, 3), round(e, 3)
+
+
+def _keep_sentences(words: list[dict]) -> None:
+    """Words finishing an unfinished sentence right after it keep the previous speaker.
+
+    When the speaker changes after a word that does not end a sentence, the next words up to
+    the first sentence end (at most `SHORT_RUN_WORDS`, starting within `CONTINUE_GAP` s) go
+    to the previous speaker.
+    """
+    i = 0
+    while i < len(words):
+        j = i
+        while j < len(words) and words[j].get("speaker_id") == words[i].get("speaker_id"):
+            j += 1
+        if i > 0 and not _ends_sentence(words[i - 1]):
+            k = i
+            while k < j - 1 and not _ends_sentence(words[k]):
+                k += 1
+            pe, ws = _time(words[i - 1].get("end")), _time(words[i].get("start"))
+            close = pe is None or ws is None or ws - pe < CONTINUE_GAP
+            if (
+                k + 1 - i <= SHORT_RUN_WORDS
+                and close
+                and (k + 1 < j or _ends_sentence(words[k]) or j - i <= SHORT_RUN_WORDS)
+            ):
+                for w in words[i : k + 1]:
+                    w["speaker_id"] = words[i - 1].get("speaker_id")
+                if k + 1 < j:
+                    i = k + 1
+                    continue
+        i = j
+
+
+def _pieces(words: list[dict]) -> list[list[dict]]:
+    """Split a segment's words at speaker changes, sentence ends and pauses over MAX_GAP."""
+    runs: list[list[dict]] = []
+    for w in words:
+        if runs:
+            prev = runs[-1][-1]
+            pe, ws = _time(prev.get("end")), _time(w.get("start"))
+            same = prev.get("speaker_id") == w.get("speaker_id")
+            pause = pe is not None and ws is not None and ws - pe > MAX_GAP
+            if same and not pause and not _ends_sentence(prev):
+                runs[-1].append(w)
+                continue
+        runs.append([w])
+    return runs
+
+
+def _widen(
+    segments: list[dict], turns: list[Turn], overlap: list[tuple[float, float]] | None = None
+) -> None:
+    """Widen each segment (in place) to its speaker's turn, never over another's words except
+    inside `overlap` (where the diarizer hears two speakers: there segments overlap too)."""
+    first = [_time(s["words"][0].get("start")) if s.get("words") else None for s in segments]
+    last = [_time(s["words"][-1].get("end")) if s.get("words") else None for s in segments]
+    both = overlap or []
+    for i, seg in enumerate(segments):
+        s0, s1 = _time(seg.get("start")), _time(seg.get("end"))
+        if s0 is None or s1 is None or seg.get("speaker_id") is None:
+            continue
+        lo = max([x for x in last[:i] if x is not None], default=0.0)
+        hi = min([x for x in first[i + 1 :] if x is not None], default=np.inf)
+        # Inside an overlap region the bound moves to the region's edge.
+        lo = min([o0 for o0, o1 in both if o0 < lo <= o1] + [lo])
+        hi = max([o1 for o0, o1 in both if o0 <= hi < o1] + [hi])
+        for t in turns:
+            if t.speaker != seg["speaker_id"]:
+                continue
+            if t.start <= s0 <= t.end:
+                s0 = min(s0, max(t.start, lo))  # widened, never narrowed
+            if t.start <= s1 <= t.end:
+                s1 = max(s1, min(t.end, hi))
+        seg["start"], seg["end"] = round(s0, 3), round(max(s1, s0), 3)
+        for key, src in (("audio_start", "start"), ("audio_end", "end")):
+            if _time(seg.get(key)) is not None:
+                seg[key] = seg[src]
+
+
+def assign_speakers(
+    response: dict,
+    turns: list[Turn],
+    *,
+    speech: list[tuple[float, float]] | None = None,
+    overlap: list[tuple[float, float]] | None = None,
+) -> dict:
     """A copy of a verbose_json `response` with `speaker_id` on words and segments.
 
-    Each word gets the speaker it overlaps most (the nearest turn when it overlaps none); a
-    segment is split wherever its words change speaker. New segments rebuild `text`, `start`
-    and `end` (and `audio_start`/`audio_end` when set) from their words, carry `speaker_id`,
-    keep the segment's other fields, and are renumbered 0..n-1. Segments without words get
-    the speaker they overlap most. With no turns at all, every `speaker_id` is None.
+    With `speech` (detected speech regions in seconds), word times are first fitted to it (see
+    the module's decisions). Each word gets the speaker it overlaps most (the nearest turn when
+    it overlaps none); a short run continuing an unfinished sentence keeps the previous
+    speaker. A segment is split where its words change speaker, end a sentence, or pause over
+    `MAX_GAP`. New segments rebuild `text`, `start` and `end` (and `audio_start`/`audio_end`
+    when set) from their words, widened to their speaker's turn when `speech` is given (over
+    another speaker's words only inside `overlap`, the stretches where two talk), carry
+    `speaker_id`, keep the segment's other fields, and are renumbered 0..n-1. Segments without
+    words get the speaker they overlap most. With no turns at all, every `speaker_id` is None.
     """
     out = copy.deepcopy(response)
     t0 = np.array([t.start for t in turns], dtype=np.float64)
     t1 = np.array([t.end for t in turns], dtype=np.float64)
     names = [t.speaker for t in turns]
     top_words = out.get("words")
-    if isinstance(top_words, list):
-        _label_words(top_words, t0, t1, names)
     segments = out.get("segments")
+    seg_words = [
+        w
+        for seg in (segments if isinstance(segments, list) else [])
+        if isinstance(seg, dict) and isinstance(seg.get("words"), list)
+        for w in seg["words"]
+    ]
+    for group in (top_words if isinstance(top_words, list) else [], seg_words):
+        if speech is not None:
+            _clamp_words(group, speech)
+        _label_words(group, t0, t1, names)
+        if names:
+            _keep_sentences(group)
     if not isinstance(segments, list):
         return out
 
@@ -533,11 +734,9 @@ def assign_speakers(response: dict, turns: list[Turn]) -> dict:
         if not isinstance(seg, dict):
             continue
         has_words = isinstance(seg.get("words"), list) and len(seg["words"]) > 0
-        if has_words:
-            words = seg["words"]
-            _label_words(words, t0, t1, names)
-        else:
-            words = [w for w, o in zip(pool, owner, strict=True) if o == si]
+        words = (
+            seg["words"] if has_words else [w for w, o in zip(pool, owner, strict=True) if o == si]
+        )
         if not words:
             seg = dict(seg)
             s0, s1 = _time(seg.get("start")), _time(seg.get("end"))
@@ -547,12 +746,7 @@ def assign_speakers(response: dict, turns: list[Turn]) -> dict:
                 seg["speaker_id"] = None
             new_segments.append(seg)
             continue
-        runs: list[list[dict]] = []
-        for w in words:
-            if runs and runs[-1][-1].get("speaker_id") == w.get("speaker_id"):
-                runs[-1].append(w)
-            else:
-                runs.append([w])
+        runs = _pieces(words) if names else [words]
         for run in runs:
             piece = {k: copy.deepcopy(v) for k, v in seg.items() if k != "words"}
             starts = [x for x in (_time(w.get("start")) for w in run) if x is not None]
@@ -568,6 +762,8 @@ def assign_speakers(response: dict, turns: list[Turn]) -> dict:
             if has_words:
                 piece["words"] = run
             new_segments.append(piece)
+    if speech is not None and names:
+        _widen(new_segments, turns, overlap)
     for i, seg in enumerate(new_segments):
         seg["id"] = i
     out["segments"] = new_segments
@@ -580,10 +776,16 @@ def diarize_response(
     *,
     min_speakers: int | None,
     max_speakers: int | None,
+    seg: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Diarize 16 kHz mono `audio` and apply the turns to its verbose_json `response`.
 
-    Returns a new dict (the input is not modified): see `assign_speakers`.
+    Returns a new dict (the input is not modified): see `assign_speakers`. The meeting
+    pipeline is used unless the environment sets `FW_ASR_DIARIZER=voice_encoder`.
     """
-    turns = diarize(audio, min_speakers=min_speakers, max_speakers=max_speakers)
-    return assign_speakers(response, turns)
+    if os.environ.get("FW_ASR_DIARIZER", "").strip().lower() == "voice_encoder":
+        turns = diarize_voice_encoder(audio, min_speakers=min_speakers, max_speakers=max_speakers)
+        return assign_speakers(response, turns)
+    an = analyse(audio, min_speakers=min_speakers, max_speakers=max_speakers, seg=seg)
+    turns = [Turn(t.start, t.end, t.speaker) for t in an.turns]
+    return assign_speakers(response, turns, speech=an.regions, overlap=an.overlap)

@@ -9,8 +9,14 @@ Times are offset per piece, segment ids run across pieces. The result is the Fir
 Decisions where the Fireworks behaviour is unverified:
 - `vad_model` `silero` and `whisperx-pyannet` both use faster-whisper's bundled Silero VAD;
   `skip_vad=true` turns VAD off.
-- `alignment_model`, `preprocessing`, `max_clip_len` are validated by the server and accepted,
-  but do not change decoding (word times come from Whisper's cross-attention alignment).
+- `alignment_model`, `max_clip_len` are validated by the server and accepted, but do not
+  change decoding (word times come from Whisper's cross-attention alignment).
+- `preprocessing` runs FFmpeg filters on each piece before VAD and Whisper, and every piece
+  is gain-staged (quiet far-field audio raised), see `fw_asr_widgets.local._preprocess`.
+  Diarization reads the unfiltered audio (its models normalise level themselves).
+- Silero VAD runs at threshold `VAD_THRESHOLD` (0.35, not faster-whisper's 0.5): measured on
+  quiet far-field meetings, 0.5 drops much of the speech; 0.35 recovers most of it with no
+  loss on the close-talk samples.
 - Words and segment texts are returned without Whisper's leading space.
 - `no_speech` is `no_speech_prob >= 0.6` (Whisper's no-speech threshold); `retry_count` is
   the index of the fallback temperature that produced the segment.
@@ -39,6 +45,7 @@ from fw_asr_widgets import _subtitles
 from fw_asr_widgets._wire import normalize_word
 from fw_asr_widgets.audio import SAMPLE_RATE, AudioSource, iter_decode
 from fw_asr_widgets.local import _guard, models
+from fw_asr_widgets.local._preprocess import preprocess
 
 PIECE_SECONDS = 180.0
 """Target length of one piece handed to faster-whisper (memory stays ~flat)."""
@@ -50,6 +57,8 @@ SILENCE_PEAK = 1e-4
 """A piece whose absolute peak is below this is digital silence and is not decoded."""
 
 NO_SPEECH_THRESHOLD = 0.6
+
+VAD_THRESHOLD = 0.35
 
 
 class EngineInputError(ValueError):
@@ -80,6 +89,10 @@ class FileOptions:
     temperature: tuple[float, ...] = (0.0,)
     vad: bool = True
     beam_size: int = 5
+    preprocessing: str = "none"
+    speech_model: str = "silero"
+    """`silero`, or `segmentation`: speech found by the diarizer's segmentation model (united
+    with Silero's), decoded as clips; its per-frame output is kept for diarization."""
 
 
 @dataclass
@@ -162,6 +175,7 @@ def _decode_piece(
     language: str | None,
     first_id: int,
     cancel: _Cancel | None = None,
+    clips: list[float] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Transcribe one piece; return Fireworks segment dicts (times offset) and the language."""
     kwargs: dict[str, Any] = {
@@ -174,6 +188,11 @@ def _decode_piece(
         "vad_filter": opts.vad,
         "condition_on_previous_text": True,
     }
+    if clips is not None:
+        kwargs["vad_filter"] = False
+        kwargs["clip_timestamps"] = clips
+    elif opts.vad:
+        kwargs["vad_parameters"] = {"threshold": VAD_THRESHOLD}
     segments, info = model.transcribe(piece, **kwargs)
     lang = language or info.language
     out: list[dict[str, Any]] = []
@@ -258,6 +277,7 @@ def transcribe_file(
     language = opts.language
     segments: list[dict[str, Any]] = []
     kept: list[np.ndarray] = []
+    seg_parts: list[tuple[int, np.ndarray, np.ndarray]] = []
     total = 0
     n_pieces = 0
     blocks = iter_decode(source, chunk_seconds=30.0)
@@ -271,6 +291,12 @@ def transcribe_file(
             kept.append(piece)
         if piece.size < SAMPLE_RATE // 10 or float(np.max(np.abs(piece))) < SILENCE_PEAK:
             continue  # too short to hold a word, or digital silence
+        piece = preprocess(piece, opts.preprocessing)
+        clips = None
+        if opts.speech_model == "segmentation":
+            clips = _speech_clips(piece, offset, total - piece.size, seg_parts)
+            if not clips:
+                continue
         if model_name is None:
             # Language unknown and the multilingual model is installed: detect it once.
             base = load_model(models.MULTILINGUAL)
@@ -278,7 +304,9 @@ def transcribe_file(
             language = detected or "en"
             model_name = models.ENGLISH if language == "en" else models.MULTILINGUAL
         model = load_model(model_name)
-        segs, lang = _decode_piece(model, piece, offset, opts, language, len(segments), cancel)
+        segs, lang = _decode_piece(
+            model, piece, offset, opts, language, len(segments), cancel, clips
+        )
         if language is None and lang:
             language = lang
         segments.extend(segs)
@@ -301,7 +329,76 @@ def transcribe_file(
     audio = None
     if keep_audio:
         audio = np.concatenate(kept) if kept else np.zeros(0, dtype=np.float32)
-    return FileResult(response=response, model_name=model_name, audio=audio, pieces=n_pieces)
+    extra: dict[str, Any] = {}
+    if opts.speech_model == "segmentation":
+        extra["segmentation"] = _join_segmentation(seg_parts, total)
+    return FileResult(
+        response=response, model_name=model_name, audio=audio, pieces=n_pieces, extra=extra
+    )
+
+
+CLIP_PAD = 0.4
+"""Seconds of context kept either side of each detected speech region handed to Whisper."""
+
+CLIP_JOIN = 2.0
+"""Speech regions closer than this (s) form one clip (as faster-whisper's own VAD joins them:
+cutting Whisper's context at short pauses cost words on jfk.wav)."""
+
+
+def _speech_clips(
+    piece: np.ndarray,
+    offset: float,
+    start_sample: int,
+    seg_parts: list[tuple[int, np.ndarray, np.ndarray]],
+) -> list[float]:
+    """Whisper clip times (piece-relative seconds) of the speech in `piece`.
+
+    Speech is the union of the segmentation model's (P(speech) ≥ its threshold, on the 10 ms
+    grid) and Silero's at `VAD_THRESHOLD` (faster-whisper's other VAD defaults); each region is
+    padded by `CLIP_PAD`, clips closer than `CLIP_JOIN` are joined. The segmentation output
+    is appended to `seg_parts` for diarization.
+    """
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from fw_asr_widgets.local import speakers
+
+    p_speech, count = speakers.segmentation(piece)
+    seg_parts.append((start_sample, p_speech, count))
+    mask = p_speech > speakers.SPEECH_THRESHOLD
+    grid = speakers.GRID
+    vad = VadOptions(threshold=VAD_THRESHOLD)
+    for st in get_speech_timestamps(piece, vad, sampling_rate=SAMPLE_RATE):
+        mask[
+            int(st["start"] / SAMPLE_RATE / grid) : int(np.ceil(st["end"] / SAMPLE_RATE / grid))
+        ] = True
+    regions = speakers._runs(mask)
+    clips: list[float] = []
+    dur = piece.size / SAMPLE_RATE
+    for s, e in regions:
+        a, b = max(0.0, s * grid - CLIP_PAD), min(dur, e * grid + CLIP_PAD)
+        if clips and a <= clips[-1] + CLIP_JOIN:
+            clips[-1] = b
+        else:
+            clips += [a, b]
+    return [round(c, 3) for c in clips]
+
+
+def _join_segmentation(
+    parts: list[tuple[int, np.ndarray, np.ndarray]], total: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-piece segmentation outputs laid onto one 10 ms grid for the whole file."""
+    from fw_asr_widgets.local import speakers
+
+    hop = int(round(speakers.GRID * SAMPLE_RATE))
+    n = int(np.ceil(total / hop))
+    p_all = np.zeros(n, dtype=np.float32)
+    c_all = np.zeros(n, dtype=np.float32)
+    for start, p, c in parts:
+        g0 = int(round(start / hop))
+        m = max(0, min(p.size, n - g0))
+        p_all[g0 : g0 + m] = p[:m]
+        c_all[g0 : g0 + m] = c[:m]
+    return p_all, c_all
 
 
 def to_srt(response: dict[str, Any]) -> str:

@@ -87,18 +87,22 @@ def test_english_is_not_flagged(url: str, data_dir: Path) -> None:
     assert not fw.Transcript.from_response(body).to_pandas()["hallucination"].any()
 
 
+# Whisper writes Mandarin in either script, and which one flips with small changes of the
+# input (gain staging raises this quiet clip by ~14 dB): "foot" is 脚 or 腳, both right.
 @pytest.mark.parametrize(
-    ("name", "language", "expect"), [("french.aiff", "fr", "dictée"), ("chinese.flac", "zh", "脚")]
+    ("name", "language", "expect"),
+    [("french.aiff", "fr", ("dictée",)), ("chinese.flac", "zh", ("脚", "腳"))],
 )
 def test_with_the_multilingual_model_the_language_is_detected_and_transcribed(
-    url: str, shared_data: Path, name: str, language: str, expect: str
+    url: str, shared_data: Path, name: str, language: str, expect: tuple[str, ...]
 ) -> None:
     if not models.multilingual_available():
         pytest.skip("needs the multilingual extra")
     r = _post(url, shared_data / name)
     assert r.status_code == 200, r.text[:300]
     body = r.json()
-    assert body["language"] == language and expect in body["text"], body["text"]
+    assert body["language"] == language, body["language"]
+    assert any(e in body["text"] for e in expect), body["text"]
     assert r.headers["x-fw-asr-local-model"] == models.MULTILINGUAL
 
 

@@ -403,7 +403,7 @@ def parse_request(form: FormData, task: str) -> tuple[FileRequest, UploadFile]:
     `json`: the `fireworks-ai` SDK's `align()` omits the field when not given ("defaults to
     verbose_json") and parses a verbose response, so a `json` default would break that
     published client. `vad_model`, `alignment_model` and `preprocessing` are validated and
-    accepted; the language is English.
+    accepted; the language is English. (Transcriptions and translations apply `preprocessing`.)
     """
     v = parse_form(form, FIELDS[task])
     upload: UploadFile = v["file"]
@@ -439,6 +439,8 @@ def parse_request(form: FormData, task: str) -> tuple[FileRequest, UploadFile]:
         prompt=v["prompt"],
         temperature=v["temperature"],
         vad=vad,
+        preprocessing=v["preprocessing"] or "none",
+        speech_model="segmentation" if diarize and vad else "silero",
     )
     req = FileRequest(
         task=task,

@@ -116,6 +116,7 @@ def run_file(
                 result.response,
                 min_speakers=req.min_speakers,
                 max_speakers=req.max_speakers,
+                seg=result.extra.get("segmentation"),
             )
         except ValueError as exc:  # the diarizer's own check of the speaker counts
             raise engine.EngineInputError(f"diarization: {exc}") from None

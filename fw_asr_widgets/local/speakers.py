@@ -1,0 +1,465 @@
+"""Meeting diarization with onnxruntime: who speaks when, with overlap, in far-field audio.
+
+Pipeline (all CPU, no torch):
+
+1. Speech and overlap from pyannote `segmentation-3.0` (ONNX, MIT) on 10 s windows every
+   `SEG_STEP` s: each window gives 7 powerset probabilities per 16.9 ms frame (nobody, one of
+   three local speakers, or two of them); averaged over windows onto a 10 ms grid they give
+   P(speech) and the expected number of simultaneous speakers.
+2. Speaker embeddings from CAM++ (ONNX, Apache-2.0; input the Kaldi fbank of `_fbank`) on
+   1.5 s windows every 0.6 s inside speech.
+3. Spectral clustering of the embeddings (cosine affinity, row-wise p-pruning, unnormalised
+   Laplacian, eigengap speaker count within [min_speakers, max_speakers], k-means on the
+   spectral embedding), then clusters smaller than `MIN_CLUSTER` windows are absorbed and
+   clusters whose centroids are more alike than `MERGE_COS` are merged.
+4. Each 10 ms speech frame takes the cluster whose centroid is most like the windows covering
+   it; where the segmentation hears two speakers, the second-best cluster speaks too.
+
+Decisions (measured on the 12 AMI snippets and the phone call in ../shared/data; see
+benchmarks/RESULTS.md): parameters start from 3D-Speaker's diarization recipe (p-value 0.012,
+minimum cluster size 4, merge above cosine 0.875), changed where the snippets measured better
+on the diarizer's own turns (mean AMI DER 37% → 28%): P(speech) threshold 0.35 instead of 0.5,
+the normalised Laplacian, at least 30% of neighbours kept per affinity row, merge above cosine
+0.8. Fewer than `MIN_WINDOWS` embedding windows is one speaker.
+Model files and their provenance: `weights/` (MANIFEST.json, NOTICE.txt).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fw_asr_widgets.local._fbank import fbank
+
+SAMPLE_RATE = 16_000
+WEIGHTS = Path(__file__).with_name("weights")
+SEG_WINDOW = 160_000  # 10 s
+SEG_STEP = 1.0  # s between segmentation windows
+SEG_FRAMES = 589
+SEG_FRAME_STEP = 270 / SAMPLE_RATE
+SEG_FRAME_DURATION = 991 / SAMPLE_RATE
+GRID = 0.01  # output frame step (s)
+SPEECH_THRESHOLD = 0.35  # far-field speech sits at P ≈ 0.35-0.5; 0.5 loses it
+EMB_WINDOW = 1.5
+EMB_STEP = 0.6
+EMB_MIN = 0.4  # speech regions shorter than this (s) get no embedding of their own
+P_VAL = 0.012
+MIN_PNUM = 6
+MIN_CLUSTER = 4
+KEEP_FRACTION = 0.3  # each row of the affinity keeps at least this share of neighbours
+NORMALISED = True  # symmetric normalised Laplacian (steadier eigengap on 30 s snippets)
+MERGE_COS = 0.8
+MIN_WINDOWS = 10
+MAX_SPEAKERS = 15
+MAX_CLUSTER_WINDOWS = 1200  # spectral clustering on at most this many windows (eigh is cubic)
+EMB_BATCH = 8  # CAM++ windows per run (its activations are large: the arena grows with it)
+MIN_RUN = 0.3  # label runs shorter than this (s of speech) join a neighbour
+MERGE_GAP = 0.5  # same-speaker turns closer than this (s) are joined
+
+# Powerset classes of segmentation-3.0: which local speakers each class holds.
+_POWERSET = np.array(
+    [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=np.float32
+)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One speaker turn: `speaker` (`SPEAKER_00`, …) speaks from `start` to `end` seconds."""
+
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass
+class Analysis:
+    """What `analyse` found: turns (overlapping where two speak) and the speech timeline.
+
+    `speech` is one bool per 10 ms frame (frame i covers [i/100, (i+1)/100) s); `regions` are
+    the speech runs in seconds; `overlap` the stretches where two speakers talk at once.
+    """
+
+    turns: list[Turn]
+    speech: np.ndarray
+    regions: list[tuple[float, float]]
+    overlap: list[tuple[float, float]] = field(default_factory=list)
+    speakers: int = 0
+
+
+class _Models:
+    _lock = threading.Lock()
+    _default: _Models | None = None
+
+    def __init__(self, weights: Path = WEIGHTS) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 2
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        opts.enable_cpu_mem_arena = False  # return activations' memory between runs
+        prov = ["CPUExecutionProvider"]
+        self.seg = ort.InferenceSession(
+            str(weights / "segmentation-3.0.onnx"), opts, providers=prov
+        )
+        self.emb = ort.InferenceSession(str(weights / "campplus.onnx"), opts, providers=prov)
+
+    @classmethod
+    def default(cls) -> _Models:
+        with cls._lock:
+            if cls._default is None:
+                cls._default = cls()
+            return cls._default
+
+
+def load_models() -> None:
+    """Load both ONNX models now (otherwise on first use)."""
+    _Models.default()
+
+
+def _seg_windows(n: int) -> list[int]:
+    """Start samples of the segmentation windows covering `n` samples."""
+    step = int(SEG_STEP * SAMPLE_RATE)
+    if n <= SEG_WINDOW:
+        return [0]
+    starts = list(range(0, n - SEG_WINDOW + 1, step))
+    if starts[-1] + SEG_WINDOW < n:
+        starts.append(n - SEG_WINDOW)
+    return starts
+
+
+def segmentation(audio: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """(P(speech), expected speaker count) per 10 ms frame, averaged over 10 s windows."""
+    models = _Models.default()
+    n = audio.size
+    n_grid = int(np.ceil(n / SAMPLE_RATE / GRID))
+    speech = np.zeros(n_grid, dtype=np.float64)
+    count = np.zeros(n_grid, dtype=np.float64)
+    hits = np.zeros(n_grid, dtype=np.float64)
+    starts = _seg_windows(n)
+    # 10 ms grid frame j of a window ↦ segmentation frame whose centre is nearest.
+    grid_t = (np.arange(int(SEG_WINDOW / SAMPLE_RATE / GRID)) + 0.5) * GRID
+    seg_idx = np.clip(
+        np.round((grid_t - SEG_FRAME_DURATION / 2) / SEG_FRAME_STEP).astype(int), 0, SEG_FRAMES - 1
+    )
+    for b in range(0, len(starts), batch):
+        chunk = starts[b : b + batch]
+        x = np.zeros((len(chunk), 1, SEG_WINDOW), dtype=np.float32)
+        for k, s in enumerate(chunk):
+            piece = audio[s : s + SEG_WINDOW]
+            x[k, 0, : piece.size] = piece
+        probs = np.exp(models.seg.run(None, {"waveform": x})[0])  # (B, 589, 7)
+        active = probs @ _POWERSET  # (B, 589, 3) P(local speaker active)
+        p_speech = 1.0 - probs[..., 0]
+        p_count = active.sum(axis=-1)
+        for k, s in enumerate(chunk):
+            g0 = int(round(s / SAMPLE_RATE / GRID))
+            valid = min(len(seg_idx), n_grid - g0, int(np.ceil((n - s) / SAMPLE_RATE / GRID)))
+            if valid <= 0:
+                continue
+            sl = slice(g0, g0 + valid)
+            speech[sl] += p_speech[k, seg_idx[:valid]]
+            count[sl] += p_count[k, seg_idx[:valid]]
+            hits[sl] += 1
+    hits = np.maximum(hits, 1)
+    return (speech / hits).astype(np.float32), (count / hits).astype(np.float32)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the True runs of a bool array."""
+    if mask.size == 0:
+        return []
+    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+
+
+def _fill_gaps(mask: np.ndarray, max_gap: int, min_run: int) -> np.ndarray:
+    """Close False gaps shorter than `max_gap` frames, then drop True runs below `min_run`."""
+    out = mask.copy()
+    runs = _runs(out)
+    for (_s0, e0), (s1, _e1) in itertools.pairwise(runs):
+        if s1 - e0 < max_gap:
+            out[e0:s1] = True
+    for s, e in _runs(out):
+        if e - s < min_run:
+            out[s:e] = False
+    return out
+
+
+def _embed_windows(audio: np.ndarray, regions: list[tuple[int, int]]) -> tuple[np.ndarray, list]:
+    """CAM++ embeddings (L2-normalised) of 1.5 s windows inside speech regions (grid frames)."""
+    models = _Models.default()
+    win, step = int(EMB_WINDOW / GRID), int(EMB_STEP / GRID)
+    spans: list[tuple[int, int]] = []
+    for s, e in regions:
+        if e - s < EMB_MIN / GRID:
+            continue
+        if e - s <= win:
+            spans.append((s, e))
+            continue
+        t = s
+        while t + win < e:
+            spans.append((t, t + win))
+            t += step
+        spans.append((max(s, e - win), e))
+    emb = np.zeros((len(spans), 192), dtype=np.float32)
+    hop = int(GRID * SAMPLE_RATE)
+    pending: dict[int, list[tuple[int, np.ndarray]]] = {}
+
+    def flush(n_frames: int) -> None:
+        part = pending.pop(n_frames)
+        x = np.stack([f for _, f in part]).astype(np.float32)
+        out = models.emb.run(None, {"fbank": x})[0]
+        for (i, _), v in zip(part, out, strict=True):
+            emb[i] = v
+
+    # Features are made batch by batch (never all at once: memory stays flat on long audio).
+    for i, (s, e) in enumerate(spans):
+        f = fbank(audio[s * hop : e * hop])
+        if f.shape[0] == 0:
+            continue
+        pending.setdefault(f.shape[0], []).append((i, f - f.mean(axis=0, keepdims=True)))
+        if len(pending[f.shape[0]]) >= EMB_BATCH:
+            flush(f.shape[0])
+    for n_frames in list(pending):
+        flush(n_frames)
+    norm = np.linalg.norm(emb, axis=1, keepdims=True)
+    keep = norm[:, 0] > 0
+    emb = emb[keep] / norm[keep]
+    return emb, [sp for sp, k in zip(spans, keep, strict=True) if k]
+
+
+def _spectral(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Labels of the rows of `x` (unit vectors) by spectral clustering with eigengap count."""
+    from scipy.cluster.vq import kmeans2
+
+    n = x.shape[0]
+    a = x @ x.T
+    n_zero = min(int((1 - P_VAL) * n), n - max(MIN_PNUM, int(KEEP_FRACTION * n)))
+    if n_zero > 0:
+        low = np.argpartition(a, n_zero, axis=1)[:, :n_zero]
+        np.put_along_axis(a, low, 0.0, axis=1)
+    a = 0.5 * (a + a.T)
+    np.fill_diagonal(a, 0.0)
+    deg = np.abs(a).sum(axis=1)
+    if NORMALISED:
+        d = 1.0 / np.sqrt(np.maximum(deg, 1e-12))
+        lap = np.eye(n) - d[:, None] * a * d[None, :]
+    else:
+        lap = np.diag(deg) - a
+    lam, vec = np.linalg.eigh(lap)
+    hi = min(hi, n - 1)
+    lo = min(lo, hi)
+    if lo == hi:
+        k = lo
+    else:
+        gaps = np.diff(lam[lo - 1 : hi + 1])
+        k = int(np.argmax(gaps)) + lo
+    if k <= 1:
+        return np.zeros(n, dtype=int)
+    emb = vec[:, :k]
+    rng = np.random.default_rng(0)
+    best, best_inertia = None, np.inf
+    for _ in range(5):
+        cent, labels = kmeans2(emb, k, minit="++", seed=rng, iter=30)
+        inertia = float(((emb - cent[labels]) ** 2).sum())
+        if inertia < best_inertia:
+            best, best_inertia = labels, inertia
+    assert best is not None
+    return best
+
+
+def _centroids(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.unique(labels)
+    c = np.stack([x[labels == i].mean(axis=0) for i in ids])
+    return ids, c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+
+
+def cluster(x: np.ndarray, lo: int = 1, hi: int = MAX_SPEAKERS) -> np.ndarray:
+    """(k, 192) speaker centroids from window embeddings; k within [lo, hi] when possible."""
+    n = x.shape[0]
+    if n == 0:
+        return np.zeros((0, x.shape[1]), dtype=np.float32)
+    if (n < MIN_WINDOWS and lo <= 1) or hi == 1 or n < 2:
+        return _centroids(x, np.zeros(n, dtype=int))[1]
+    sub = x
+    if n > MAX_CLUSTER_WINDOWS:
+        sub = x[np.linspace(0, n - 1, MAX_CLUSTER_WINDOWS).round().astype(int)]
+    labels = _spectral(sub, lo, hi)
+    # Absorb clusters too small to be a speaker.
+    ids, sizes = np.unique(labels, return_counts=True)
+    major = ids[sizes >= MIN_CLUSTER]
+    if major.size == 0:
+        labels[:] = 0
+    elif major.size < ids.size and major.size >= lo:
+        cm = np.stack([sub[labels == m].mean(axis=0) for m in major])
+        minor = ~np.isin(labels, major)
+        labels[minor] = major[np.argmax(sub[minor] @ cm.T, axis=1)]
+    # Merge speakers whose centroids are alike (not below lo).
+    while True:
+        ids, cent = _centroids(sub, labels)
+        if ids.size <= max(lo, 1):
+            break
+        sim = np.triu(cent @ cent.T, 1)
+        i, j = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        if sim[i, j] < MERGE_COS:
+            break
+        labels[labels == ids[j]] = ids[i]
+    _, cent = _centroids(sub, labels)
+    if n > MAX_CLUSTER_WINDOWS and cent.shape[0] > 1:  # refine on all windows
+        for _ in range(3):
+            assign = np.argmax(x @ cent.T, axis=1)
+            if np.unique(assign).size < cent.shape[0]:
+                break
+            cent = _centroids(x, assign)[1]
+    return cent
+
+
+def _smooth(labels: np.ndarray, min_run: int) -> np.ndarray:
+    """Give label runs shorter than `min_run` to the longer neighbouring run."""
+    if labels.size == 0:
+        return labels
+    edges = np.flatnonzero(np.diff(labels)) + 1
+    run_labels = list(labels[np.r_[0, edges]].tolist())
+    lengths = list(np.diff(np.r_[0, edges, labels.size]).tolist())
+    while len(lengths) > 1:
+        i = min(range(len(lengths)), key=lengths.__getitem__)
+        if lengths[i] >= min_run:
+            break
+        left = lengths[i - 1] if i > 0 else -1
+        right = lengths[i + 1] if i + 1 < len(lengths) else -1
+        n_i = lengths.pop(i)
+        run_labels.pop(i)
+        lengths[i - 1 if left >= right else i] += n_i
+        if 0 < i < len(lengths) and run_labels[i] == run_labels[i - 1]:
+            lengths[i - 1] += lengths.pop(i)
+            run_labels.pop(i)
+    return np.repeat(np.asarray(run_labels, dtype=int), lengths)
+
+
+def _turns_of(frames: np.ndarray, labels: np.ndarray, names: dict[int, str]) -> Iterator[Turn]:
+    """Turns from grid frame indices (sorted) and their labels; gaps ≥ MERGE_GAP split turns."""
+    if frames.size == 0:
+        return
+    gap = (np.diff(frames) - 1) * GRID
+    breaks = np.flatnonzero((np.diff(labels) != 0) | (gap >= MERGE_GAP)) + 1
+    for f0, f1 in zip(
+        np.r_[0, breaks].tolist(), (np.r_[breaks, frames.size] - 1).tolist(), strict=True
+    ):
+        name = names[int(labels[f0])]
+        yield Turn(round(frames[f0] * GRID, 3), round((frames[f1] + 1) * GRID, 3), name)
+
+
+def _frame_ranking(frames: np.ndarray, sim: np.ndarray, spans: list) -> np.ndarray:
+    """(len(frames), 2) best and second-best cluster of each speech frame.
+
+    A frame's score for a cluster is the mean similarity to its centroid of the embedding
+    windows covering the frame (the nearest window when none does). Window starts and ends
+    are both non-decreasing, so the covering windows are an index range: scores come from
+    cumulative sums over windows, in blocks of frames (memory stays flat for long audio).
+    """
+    st = np.array([s for s, _ in spans])
+    en = np.array([e for _, e in spans])
+    csum = np.vstack([np.zeros((1, sim.shape[1])), np.cumsum(sim, axis=0)])
+    out = np.empty((frames.size, 2), dtype=np.int16)
+    for c in range(0, frames.size, 65_536):
+        f = frames[c : c + 65_536]
+        lo = np.searchsorted(en, f, side="right")  # first window ending after f
+        hi = np.searchsorted(st, f, side="right") - 1  # last window starting at or before f
+        empty = hi < lo
+        if empty.any():  # between windows: the nearer of the two neighbours
+            prev = np.clip(lo - 1, 0, len(st) - 1)
+            nxt = np.clip(lo, 0, len(st) - 1)
+            use_next = np.abs(st[nxt] - f) < np.abs(f - en[prev])
+            pick = np.where(use_next, nxt, prev)
+            lo = np.where(empty, pick, lo)
+            hi = np.where(empty, pick, hi)
+        score = (csum[hi + 1] - csum[lo]) / (hi + 1 - lo)[:, None]
+        top = np.argsort(-score, axis=1)[:, :2]
+        out[c : c + 65_536] = top
+    return out
+
+
+def check_counts(min_speakers: int | None, max_speakers: int | None) -> tuple[int, int]:
+    """Validate the speaker-count hints; (lo, hi) with defaults 1 and `MAX_SPEAKERS`."""
+    for name, v in (("min_speakers", min_speakers), ("max_speakers", max_speakers)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1):
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    lo = 1 if min_speakers is None else int(min_speakers)
+    hi = max(MAX_SPEAKERS, lo) if max_speakers is None else int(max_speakers)
+    if lo > hi:
+        raise ValueError(f"min_speakers ({lo}) is greater than max_speakers ({hi})")
+    return lo, hi
+
+
+def analyse(
+    audio: np.ndarray,
+    *,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+    seg: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Analysis:
+    """Who spoke when in 16 kHz mono float32 `audio` (see the module docstring).
+
+    Speakers are named `SPEAKER_00`, … in order of first appearance. Turns of two speakers
+    overlap where the segmentation hears both. Silence gives no turns. `seg`: the output of
+    `segmentation(audio)` when already computed (e.g. by the engine's speech detection).
+    """
+    lo, hi = check_counts(min_speakers, max_speakers)
+    a = np.asarray(audio, dtype=np.float32).reshape(-1)
+    n_grid = int(np.ceil(a.size / SAMPLE_RATE / GRID))
+    empty = Analysis([], np.zeros(n_grid, dtype=bool), [], [], 0)
+    if a.size < SAMPLE_RATE // 10 or not np.any(a):
+        return empty
+    p_speech, n_spk = segmentation(a) if seg is None else seg
+    if p_speech.size != n_grid:
+        p_speech = np.resize(p_speech, n_grid) if p_speech.size else np.zeros(n_grid, np.float32)
+        n_spk = np.resize(n_spk, n_grid) if n_spk.size else np.zeros(n_grid, np.float32)
+    speech = _fill_gaps(
+        p_speech > SPEECH_THRESHOLD, max_gap=int(0.1 / GRID), min_run=int(0.1 / GRID)
+    )
+    regions = _runs(speech)
+    if not regions:
+        return empty
+    emb, spans = _embed_windows(a, regions)
+    cent = cluster(emb, lo, hi) if emb.shape[0] else np.zeros((0, 192), dtype=np.float32)
+    frames = np.flatnonzero(speech)
+    k = cent.shape[0]
+    if k <= 1:
+        best = np.zeros(frames.size, dtype=int)
+        second = None
+    else:
+        order = _frame_ranking(frames, emb @ cent.T, spans)
+        best = _smooth(order[:, 0], int(MIN_RUN / GRID))
+        if np.unique(best).size < min(lo, k):  # smoothing must not undo min_speakers
+            best = order[:, 0].astype(int)
+        second = order[:, 1]
+    # Names in order of first appearance.
+    names: dict[int, str] = {}
+    for lab in best.tolist():
+        if lab not in names:
+            names[lab] = f"SPEAKER_{len(names):02d}"
+    ov_mask = np.zeros(n_grid, dtype=bool)
+    ov_mask[frames] = n_spk[frames] >= 1.5
+    ov_mask = _fill_gaps(ov_mask, max_gap=int(0.1 / GRID), min_run=int(0.2 / GRID)) & speech
+    turns = list(_turns_of(frames, best, names))
+    if second is not None:
+        ov_frames = np.flatnonzero(ov_mask[frames])
+        sec = np.where(second == best, -1, second)[ov_frames]
+        # A second speaker must be one that speaks elsewhere.
+        ok = np.isin(sec, list(names))
+        if ok.any():
+            turns += list(_turns_of(frames[ov_frames[ok]], sec[ok], names))
+    turns.sort(key=lambda t: (t.start, t.end))
+    return Analysis(
+        turns=turns,
+        speech=speech,
+        regions=[(s * GRID, e * GRID) for s, e in regions],
+        overlap=[(s * GRID, e * GRID) for s, e in _runs(ov_mask)],
+        speakers=len(names),
+    )
