@@ -30,11 +30,13 @@ from fw_asr_widgets.transcript import (
 
 if TYPE_CHECKING:
     from fw_asr_widgets.widgets import App, Recorder, Timeline, TranscriptViewer, Uploader, app
+    from fw_asr_widgets.widgets.compare import CompareView, compare
 
 __all__ = [
     "App",
     "AsyncClient",
     "Client",
+    "CompareView",
     "Recorder",
     "Segment",
     "Timeline",
@@ -44,12 +46,14 @@ __all__ = [
     "Word",
     "__version__",
     "app",
+    "compare",
     "concat",
     "samples",
 ]
 __all__ += _errors.__all__
 
 _WIDGETS = {"App", "Recorder", "Timeline", "TranscriptViewer", "Uploader", "app"}
+_WIDGETS |= {"CompareView", "compare"}
 
 
 def __getattr__(name: str) -> object:

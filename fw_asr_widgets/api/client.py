@@ -757,6 +757,26 @@ class AsyncClient:
             response_format=fmt,
         )
 
+    async def compare(
+        self, file: FileInput, *, models: Iterable[str], **options: Any
+    ) -> dict[str, Transcript]:
+        """Transcribe `file` with each of `models` (concurrently; `options` as `transcribe`
+        takes them, the response a `Transcript`): ``{model: Transcript}``, in the order of
+        `models`. Show them aligned with `fw.compare(result, audio=file)`."""
+        names = list(dict.fromkeys(models))
+        if not names:
+            raise ValueError("compare needs at least one model")
+        if not isinstance(file, str | bytes | os.PathLike):
+            raise TypeError("compare reads the file once per model: pass a path, URL or bytes")
+        options.pop("response_format", None)
+        results = await asyncio.gather(
+            *(
+                self.transcribe(file, model=m, response_format="verbose_json", **options)
+                for m in names
+            )
+        )
+        return dict(zip(names, results, strict=True))  # type: ignore[arg-type]
+
     async def align(
         self,
         file: FileInput,
@@ -1041,6 +1061,12 @@ class Client:
                 extra_fields=extra_fields,
             )
         )
+
+    @_same_doc(AsyncClient.compare)
+    def compare(
+        self, file: FileInput, *, models: Iterable[str], **options: Any
+    ) -> dict[str, Transcript]:
+        return _sync.run(self._async.compare(file, models=models, **options))
 
     @_same_doc(AsyncClient.align)
     def align(

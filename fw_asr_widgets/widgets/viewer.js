@@ -852,15 +852,34 @@ class ViewerView {
    * @param {boolean} [keepSel]
    */
   setFocus(i, w, keepSel) {
-    const prev = this.focus.i;
     if (!keepSel) this.anchor = -1;
     this.focus = { i, w };
     this.root.dataset.focus = i >= 0 ? `${i}:${w}` : "";
-    if (prev !== i) this.refreshRow(prev);
-    this.refreshRow(i);
     if (i >= 0 && !this.rowVisible(i)) this.scrollToRow(i, true);
+    this.paintFocus();
     const active = document.activeElement;
     if (!active || !this.root.contains(active)) this.scroller.focus({ preventScroll: true });
+  }
+
+  /** Focus and selection classes on the rendered rows (no re-render: a double click's
+   * second click must land on the same word element as its first). */
+  paintFocus() {
+    for (const cls of ["fwv-w-focus", "fwv-w-sel", "fwv-row-focus"]) {
+      for (const e of this.root.querySelectorAll(`.${cls}`)) e.classList.remove(cls);
+    }
+    const { i, w } = this.focus;
+    const row = this.live.get(i);
+    if (!row) return;
+    row.classList.add("fwv-row-focus");
+    const span = row.querySelector(`.fwv-w[data-w="${w}"]`);
+    if (span) span.classList.add("fwv-w-focus");
+    if (this.anchor >= 0) {
+      const lo = Math.min(this.anchor, w), hi = Math.max(this.anchor, w);
+      for (let j = lo; j <= hi; j++) {
+        const e = row.querySelector(`.fwv-w[data-w="${j}"]`);
+        if (e) e.classList.add("fwv-w-sel");
+      }
+    }
   }
 
   /** @param {number} dir */
