@@ -37,6 +37,7 @@ Decisions:
 from __future__ import annotations
 
 import bisect
+import operator
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -519,9 +520,9 @@ class TranscriptEdits:
 
         def num(key: str) -> int:
             v = op.get(key)
-            if not isinstance(v, int) or isinstance(v, bool):
+            if isinstance(v, bool) or not hasattr(v, "__index__"):
                 raise EditError(f"{kind}: '{key}' must be an integer, not {v!r}")
-            return v
+            return operator.index(v)  # numpy integers (a diff frame's positions) too
 
         def opt(key: str) -> int | None:
             return None if op.get(key) is None else num(key)
