@@ -245,3 +245,93 @@ def test_edit_by_mouse_and_keyboard_undo_redo_and_reload(
     # the corrected transcript is a Transcript that saves
     srt = nb.kernel_json("v.transcript.to_srt()")
     assert "I really know you were there." in srt and "[Carol] Hi?" in srt
+
+
+STM_FIX_CELL = """
+import json
+from pathlib import Path
+from fw_asr_widgets.transcript import Transcript
+from fw_asr_widgets.widgets import TranscriptViewer
+hyp = Transcript.from_response(json.loads({hyp!r}))
+stm = Transcript.from_stm(Path({stm!r}))
+rttm = Path({rttm!r})
+v = TranscriptViewer(hyp, audio={audio!r}, editable=True, height=900)
+v
+"""
+
+
+def test_correct_the_two_speaker_call_in_the_page(
+    new_page: Any, open_notebook: Any, data_dir: Path, local_server: Any
+) -> None:
+    """The model's transcript of the bundled call, corrected to its STM: the first word
+    corrections typed in the page (retype, Delete, +), the rest through the kernel's edit
+    API; WER against the STM falls to 0 and DER against the RTTM does not rise."""
+    import fw_asr_widgets as fw
+    from tests.widgets._corrections import speaker_ops, word_ops
+
+    with fw.Client(base_url=local_server.url) as c:
+        hyp = c.transcribe(
+            data_dir / "two_speakers.wav", diarize=True, min_speakers=2, max_speakers=2
+        )
+    stm = fw.Transcript.from_stm(data_dir / "two_speakers.stm")
+    ops = word_ops(hyp, stm)
+    kinds = {op["op"] for op in ops}
+    assert hyp.wer(stm) > 0 and {"edit_word", "insert_word"} <= kinds
+    page = new_page()
+    nb = open_notebook(
+        page,
+        [
+            STM_FIX_CELL.format(
+                hyp=hyp.to_json(),
+                stm=str(data_dir / "two_speakers.stm"),
+                rttm=str(data_dir / "two_speakers.rttm"),
+                audio=str(data_dir / "two_speakers.wav"),
+            )
+        ],
+    )
+    page.locator(".fwv-row .fwv-w").first.wait_for()
+    der0 = nb.kernel_json("v.transcript.der(rttm)")
+    # operations typed in the page, in order, until each kind the diff asks for was typed
+    done: set[str] = set()
+    n_page = 0
+    for op in ops:
+        if done == kinds or n_page == 8:
+            break
+        done.add(op["op"])
+        i, k = op["segment"], op["word"]
+        if op["op"] == "edit_word":
+            w = page.locator(f'.fwv-row[data-i="{i}"] .fwv-w[data-k="{k}"]')
+            w.dblclick()
+            page.locator(".fwv-word-input").fill(op["text"])
+            page.locator(".fwv-word-input").press("Enter")
+        elif op["op"] == "delete_word":
+            page.locator(f'.fwv-row[data-i="{i}"] .fwv-w[data-k="{k}"]').click()
+            page.keyboard.press("Delete")
+        else:  # insert after word k - 1 (or before the first word: there is no such key)
+            assert k > 0, "an insertion at a segment start is applied through the kernel"
+            page.locator(f'.fwv-row[data-i="{i}"] .fwv-w[data-k="{k - 1}"]').click()
+            page.keyboard.press("+")
+            page.locator(".fwv-word-input").fill(op["text"])
+            page.locator(".fwv-word-input").press("Enter")
+        n_page += 1
+        nb.wait_kernel("len(v.edits)", lambda n, want=n_page: n == want, timeout=20, every=0.2)
+        _settled(page)
+        page.evaluate("document.querySelector('.fwv audio').pause()")
+    assert {"edit_word", "insert_word"} <= done
+    log = nb.kernel_json("list(v.edits.operation)")
+    assert log == [op["op"] for op in ops[:n_page]]
+    # the rest as the kernel API applies it
+    nb.kernel_exec(f"for op in {ops[n_page:]!r}:\n    v.apply(op)")
+    assert nb.kernel_json("v.transcript.wer(stm)") == 0.0
+    fixed = fw.Transcript.from_response(nb.kernel_json("v.transcript.to_dict()"))
+    nb.kernel_exec(f"for op in {speaker_ops(fixed, stm)!r}:\n    v.apply(op)")
+    assert nb.kernel_json("v.transcript.wer(stm)") == 0.0
+    assert nb.kernel_json("v.transcript.der(rttm)") <= der0 + 1e-9
+    # the page shows the corrected text
+    rows = nb.kernel_json("[s.text for s in v.transcript.segments]")
+    last = len(rows) - 1
+    page.locator(".fwv-scroll").evaluate("e => { e.scrollTop = e.scrollHeight; }")
+    page.wait_for_function(
+        f"() => {{ const r = document.querySelector('.fwv-row[data-i=\"{last}\"] .fwv-text');"
+        f" return r && r.innerText.trim() === {rows[last]!r}; }}"
+    )
