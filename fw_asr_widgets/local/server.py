@@ -2,8 +2,10 @@
 
 Routes (as `docs/fireworks-audio-api.md`): `POST /v1/audio/transcriptions`,
 `POST /v1/audio/translations`, `POST /v1/audio/alignments` (approximate: see
-`engine.align_words`), WebSocket `/v1/audio/transcriptions/streaming`, plus `GET /health` and the
-OpenAPI schema at `/openapi.json`.
+`engine.align_words`), each also under `/inference/v1/audio/...` (the reference's curl
+examples), WebSocket `/v1/audio/transcriptions/streaming`, plus `GET /health` and the
+OpenAPI schema at `/openapi.json`; `GET /`, `GET /v1/models` and the offline `GET /docs` page
+come from `_info`.
 
 Every error body has the Fireworks shape
 `{"error": {"object": "error", "type": <type>, "message": <text>}}`:
@@ -46,7 +48,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fw_asr_widgets.audio import AudioDecodeError
-from fw_asr_widgets.local import engine, models
+from fw_asr_widgets.local import _info, engine, models
 
 log = logging.getLogger("fw_asr_widgets.local")
 
@@ -178,7 +180,7 @@ def check_key(expected: str | None, header: str | None) -> bool:
     return hmac.compare_digest(value.encode("utf-8"), expected.encode("utf-8"))
 
 
-_OPEN_PATHS = frozenset({"/health"})
+_OPEN_PATHS = frozenset({"/health"}) | _info.OPEN_PATHS
 
 
 class _TooLargeError(Exception):
@@ -186,7 +188,7 @@ class _TooLargeError(Exception):
 
 
 class GuardMiddleware:
-    """Checks the key on every HTTP request (except `/health`) and caps the body size.
+    """Checks the key on every HTTP request (except `_OPEN_PATHS`) and caps the body size.
 
     Oversized bodies are refused from `Content-Length` before reading, and counted while the
     app reads them (chunked uploads): the app's own response is then replaced by 413.
@@ -414,11 +416,32 @@ def parse_granularities(values: list[str]) -> tuple[str, ...]:
     return tuple(out) or ("segment",)
 
 
+LANGUAGE_ALIASES: dict[str, str] = {"zh-hans": "zh", "zh-hant": "zh"}
+"""Codes the Fireworks reference lists beyond Whisper's, mapped to what the local models do.
+Decision: `zh-hans`/`zh-hant` are transcribed as Chinese (`zh`); the script of the output is
+the model's choice (Whisper mostly writes simplified characters)."""
+
+UNAVAILABLE_LANGUAGES: dict[str, str] = {
+    "yue": (
+        "language 'yue' (Cantonese) is not available in the embedded engine: its Whisper models "
+        "have no Cantonese token (it came with large-v3) and forcing it yields garbage; use "
+        "language=zh (Cantonese speech comes out as written Chinese) or leave language unset"
+    ),
+}
+"""Codes faster-whisper knows but the local models cannot decode (a 400 names the way out)."""
+
+
 def parse_language(raw: str | None) -> str | None:
-    """ISO 639-1 code from Whisper's set (case-insensitive), or None for detection."""
+    """ISO 639-1 code from Whisper's set (case-insensitive), or None for detection.
+
+    `zh-hans`/`zh-hant` map to `zh` (`LANGUAGE_ALIASES`); `yue` is refused with a 400 that
+    says what to use instead (`UNAVAILABLE_LANGUAGES`)."""
     if raw is None:
         return None
-    code = raw.lower()
+    code = raw.strip().lower().replace("_", "-")
+    code = LANGUAGE_ALIASES.get(code, code)
+    if code in UNAVAILABLE_LANGUAGES:
+        raise _bad(UNAVAILABLE_LANGUAGES[code])
     if code not in LANGUAGES:
         raise _bad(
             f"invalid language {raw!r}; expected an ISO 639-1 code Whisper knows: "
@@ -520,8 +543,8 @@ def parse_file_request(form: FormData, task: str) -> FileRequest:
     min_s = max_s = None
     if task == "transcribe":
         diarize = bool(_bool(form, "diarize"))
-        min_s = _int(form, "min_speakers", 1, 32)
-        max_s = _int(form, "max_speakers", 1, 32)
+        min_s = _int(form, "min_speakers", 1, MAX_SPEAKERS)
+        max_s = _max_speakers(form)
         if diarize and (response_format != "verbose_json" or "word" not in granularities):
             raise _bad(
                 "diarize=true requires response_format=verbose_json and "
@@ -547,6 +570,27 @@ def parse_file_request(form: FormData, task: str) -> FileRequest:
     )
 
 
+MAX_SPEAKERS = 32
+"""The most speakers the local diarizer separates. Decision: the reference has no upper bound
+for `max_speakers` (default "inf"), so larger values (and `inf`) are clamped to this, not
+refused; `min_speakers` above it cannot be honoured and is a 400."""
+
+
+def _max_speakers(form: FormData) -> int | None:
+    v = _text_field(form, "max_speakers")
+    if v is None:
+        return None
+    if v.lower() in ("inf", "infinity"):
+        return MAX_SPEAKERS
+    try:
+        x = int(v)
+    except ValueError:
+        raise _bad(f"invalid max_speakers {v!r}; expected an integer or 'inf'") from None
+    if x < 1:
+        raise _bad(f"invalid max_speakers {v!r}; expected an integer of at least 1")
+    return min(x, MAX_SPEAKERS)
+
+
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
 
 
@@ -560,11 +604,17 @@ def decode_error_message(filename: str | None, exc: AudioDecodeError) -> str:
     return f"could not decode the uploaded file {filename or 'file'!r} as audio: {detail}"
 
 
-ALIGN_RESPONSE_FORMATS = ("verbose_json", "srt", "vtt")
+ALIGN_RESPONSE_FORMATS = ("json", "verbose_json", "srt", "vtt")
 
 
 def parse_align_request(form: FormData) -> FileRequest:
-    """Validate an alignment request (`text` required; formats verbose_json, srt, vtt)."""
+    """Validate an alignment request (`text` required; formats json (`{"text": ...}`),
+    verbose_json, srt, vtt).
+
+    Decision: the default stays `verbose_json` although the reference lists `json`: the
+    `fireworks-ai` SDK's `align()` omits the field when not given ("defaults to verbose_json")
+    and parses a verbose response, so a `json` default would break that published client.
+    """
     values = form.getlist("text")
     text = values[0] if len(values) == 1 and isinstance(values[0], str) else None
     if len(values) > 1:
@@ -723,6 +773,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="fw-asr-widgets embedded engine",
         version="1",
         description="Offline, Fireworks-compatible audio API (Whisper via faster-whisper).",
+        docs_url=None,  # FastAPI's Swagger UI loads from a CDN: `_info` serves an offline page
+        redoc_url=None,
     )
     slots = JobSlots(
         settings.max_concurrent_jobs, settings.max_queued_jobs, settings.retry_after_seconds
@@ -768,6 +820,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "streams_open": streams["open"],
             "multilingual": models.multilingual_available(),
         }
+
+    _info.add_routes(app, file_models=FILE_MODELS, stream_models=STREAM_MODELS)
 
     async def _file_job(request: Request, task: str) -> Response:
         ctype = request.headers.get("content-type", "")
@@ -820,6 +874,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             slots.leave()
 
+    @app.post("/inference/v1/audio/transcriptions", include_in_schema=False)
     @app.post(
         "/v1/audio/transcriptions",
         openapi_extra=_openapi_extra(_TRANSCRIBE_PROPS),
@@ -829,6 +884,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Fireworks `POST /v1/audio/transcriptions` (multipart)."""
         return await _file_job(request, "transcribe")
 
+    @app.post("/inference/v1/audio/translations", include_in_schema=False)
     @app.post(
         "/v1/audio/translations",
         openapi_extra=_openapi_extra(_COMMON_PROPS),
@@ -838,6 +894,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Fireworks `POST /v1/audio/translations` (multipart); `language` names the source."""
         return await _file_job(request, "translate")
 
+    @app.post("/inference/v1/audio/alignments", include_in_schema=False)
     @app.post(
         "/v1/audio/alignments",
         openapi_extra=_openapi_extra(_ALIGN_PROPS, ("file", "text")),
@@ -865,7 +922,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Query parameters checked here: `model` (default `whisper-v3`; any Fireworks name),
         `response_format` (`verbose_json` default, or `json`), `language` (None or `en`: the
         live engine is tiny.en, English only), `temperature` (float in [0, 1]),
-        `timestamp_granularities` (repeated or comma-separated `word`/`segment`).
+        `timestamp_granularities` (repeated or comma-separated `word`/`segment`; none given:
+        no times), `text_timeout_seconds` (a number of seconds > 0), `skip_vad` (`true` /
+        `false` in any case, `1` / `0`), `vad_kwargs` (accepted as sent: a JSON object of
+        Silero options is used, anything else ignored). Other parameters are ignored.
 
         Then, after `await websocket.accept()`, the exact call is::
 
@@ -908,6 +968,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             streams["open"] -= 1
 
+    from fw_asr_widgets.local import batch  # the Batch API endpoints (local/batch.py)
+
+    batch.mount(app, settings)
     app.add_middleware(GuardMiddleware, settings=settings)
     return app
 
@@ -969,8 +1032,15 @@ def _stream_params(websocket: WebSocket) -> dict[str, str]:
         _float("temperature", params["temperature"], 0.0, 1.0)
     gran = qp.getlist("timestamp_granularities") + qp.getlist("timestamp_granularities[]")
     params.pop("timestamp_granularities[]", None)
-    if gran:
+    if any(g.strip() for g in gran):
         params["timestamp_granularities"] = ",".join(parse_granularities(gran))
+    else:
+        params.pop("timestamp_granularities", None)
+    if params.get("text_timeout_seconds"):
+        _float("text_timeout_seconds", params["text_timeout_seconds"], 0.01, 3600.0)
+    skip_vad = params.get("skip_vad")
+    if skip_vad and skip_vad.strip().lower() not in ("true", "false", "1", "0"):
+        raise _bad(f"invalid skip_vad {skip_vad!r}; expected true or false")
     return params
 
 

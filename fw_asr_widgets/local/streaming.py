@@ -5,68 +5,104 @@ WebSocket (the server route `/v1/audio/transcriptions/streaming` authenticates, 
 query parameters and accepts first). It returns when the client has gone or after it closed the
 socket itself; a client disconnect never raises.
 
-Protocol
---------
+Protocol (the documented Fireworks shapes, docs/fireworks-audio-api.md "Streaming")
+-----------------------------------------------------------------------------------
+Query parameters: `language`, `prompt`, `temperature`, `response_format` (`verbose_json`
+default, or `json`), `timestamp_granularities` (`word` and/or `segment`; default none: words
+and segments carry no `start`/`end`), `text_timeout_seconds` (silence longer than this closes
+the open segment: see below), `skip_vad` (`true` turns the Silero VAD off), `vad_kwargs` (a JSON
+object of Silero options such as `{"threshold": 0.3}`; anything else is accepted and ignored).
+
 Client -> server:
 
 - Binary frame: audio, PCM 16-bit signed little-endian, 16 kHz, mono, any length (50-400 ms
   chunks at real-time pace are expected). A trailing odd byte is kept until the next frame
   completes the sample.
 - Text frame, JSON object:
-  - `{"event_id": "e1", "object": "stt.input.trace", "trace_id": "t1"}`: once every audio
-    frame sent before it has gone through a decode, the server sends any resulting update and
-    then the echo (below). `trace_id == "final"` ends the utterance: a final decode of the
-    remaining audio commits every word, the server sends the usual update (the segments that
-    changed), then the full state message (every segment of the session, every word
-    `is_final: true`; merging the updates alone gives the same state), then the echo. The
-    client then closes.
-    After "final" the session stays usable with a fresh context, as after a clear.
-  - `{"event_id": "e2", "object": "stt.state.clear", "reset_id": "r1"}`: finalize what was
-    heard (decode, commit everything), drop the audio buffer and start a fresh context (no
-    prompt carry-over; new segments get new ids, earlier ones stay as they are). The update
-    message that follows carries `"reset_id": "r1"` (sent even when nothing changed).
+  - `{"event_id": "e1", "object": "stt.input.trace", "trace_id": "t1"}`: answered with
+    `{"event_id": "e1", "object": "stt.output.trace", "trace_id": "t1"}` once every audio frame
+    sent before it has gone through a decode, after the update(s) that decode produced.
+    Traces cost no decode of their own: a trace with no new audio since the last decode is
+    echoed at once; otherwise it waits for the next regular decode (every `STEP_SECONDS` of
+    audio), or, if the audio stops, for one started after the time such a step would have
+    taken at real-time pace (at most `STEP_SECONDS`).
+    `trace_id == "final"` (the cookbook's end of stream) finalises instead: a final decode of
+    the remaining audio commits every word, the server sends the update of what changed, then
+    the full state message (every segment of the session, every word `is_final: true`), then
+    the echo, and starts a fresh context (as after a clear). The client then closes.
+  - `{"checkpoint_id": X}` (X a string such as `"final"` or a number; the reference page's,
+    the cookbook notebook's and LiveKit's end of audio): flush and finalise everything sent
+    before it (final decode, every word committed, the open segment closed), then answer with
+    the full state message carrying `"checkpoint_id": X`. The prompt context is kept, so more
+    audio may follow; the session stays open until the client closes it.
+  - `{"event_id": "e2", "object": "stt.state.clear", "reset_id": "r1"}`: finalise what was
+    heard (decode, commit everything), send the update, drop the audio buffer and start a fresh
+    context (no prompt carry-over; new segments get new ids, earlier ones stay as they are),
+    then acknowledge with `{"event_id": "e2", "object": "stt.state.cleared", "reset_id": "r1"}`.
 
 Server -> client, JSON text frames, `verbose_json` shape:
 
 - Update: `{"task": "transcribe", "language": "en", "text": "<full text so far>",
-  "segments": [{"id": "0", "text": "And so my fellow", "start": 0.32, "end": 1.9,
-  "words": [{"word": "And", "start": 0.32, "end": 0.6, "probability": 0.91, "is_final": true},
-  ..., {"word": "fellow", ..., "is_final": false}]}], "words": [<the listed segments' words>]}`.
-  Segment ids are strings "0", "1", ... in time order. Each listed segment replaces the
-  client's entry with that id; unlisted ids keep their last content. Only segments that changed
-  since the previous message are listed: segments that just became final, then the open
-  segment (committed words followed by partial `is_final: false` words). A listed segment may
-  be empty (`"words": []`, `"text": ""`) when its partial words were withdrawn. A segment
-  listed with words that are all `is_final: true` is final: it is never listed again, except
-  in the full state message (the open segment always ends with at least one partial word;
-  segments close at decoder segment ends and at pauses, when nothing partial is left).
-  Times are seconds from the start of this session's audio.
-  `"text"` is always the whole transcript (committed and partial).
-- Trace echo: `{"task": ..., "language": ..., "text": "<full text>", "segments": [],
-  "words": [], "trace_id": "t1"}`, sent after the update(s) covering the traced audio.
+  "segments": [{"id": 0, "text": "And so my fellow", "start": 0.32, "end": 1.9,
+  "words": [{"word": "And", "start": 0.32, "end": 0.6, "probability": 0.91, "is_final": true,
+  "language": "en", "hallucination_score": 0.02}, ..., {"word": "fellow", ...,
+  "is_final": false, ...}]}], "words": [<the listed segments' words>]}` (`start`/`end` only as
+  `timestamp_granularities` asks). Segment ids are numbers 0, 1, ... in time order.
+  Only segments that changed since the previous message are listed. Segments that just became
+  final come first in a message of their own, so that message's newest segment ends with an
+  `is_final: true` word; the open segment (committed words followed by partial
+  `is_final: false` words) follows in a second message. A listed segment may be empty
+  (`"words": []`, `"text": ""`) when its partial words were withdrawn. A segment listed with
+  words that are all `is_final: true` is final: it is never listed again, except in the full
+  state message (the open segment always ends with at least one partial word; segments close
+  at decoder segment ends, at pauses when nothing partial is left, and after
+  `text_timeout_seconds` of silence).
+  Both published merge rules give the same transcript: replace each listed segment by id
+  (unlisted ids keep their content), and LiveKit's, which also drops local ids above the
+  highest id in the message: every message lists the highest id sent so far.
+  Times are seconds from the start of this session's audio. `"text"` is always the whole
+  transcript (committed and partial).
 - Error (the session continues): `{"error": {"object": "error", "type":
   "invalid_request_error", "message": "..."}}` for a text frame that is not a JSON object, has
-  an unknown `object`, or a trace without a string `trace_id`.
-- With `response_format=json` every message is reduced to `{"text": ...}` (plus `trace_id` /
-  `reset_id`); errors keep their shape.
+  an unknown `object`, a trace without a string `trace_id`, or a bad `checkpoint_id`.
+- With `response_format=json` every transcript message is reduced to `{"text": ...}` (plus
+  `checkpoint_id`); echoes, acknowledgements and errors keep their shape.
 - Idle timeout: with no frame for `IDLE_TIMEOUT` seconds (30), the server finalizes, sends the
   last update and closes with code 1000, reason `"idle timeout: no frame for 30 s"`.
   An internal failure closes with 1011, reason `"internal error"`.
 
-Engine: every `STEP_SECONDS` (1 s) of new audio, and on traces, the whole buffer is decoded
-(beam 1, word timestamps, `condition_on_previous_text=False`, prompt = user prompt + committed
-text already trimmed off the buffer) in one worker thread per session; decodes never overlap
-and when decoding falls behind, steps are merged so the stream keeps real time. Local agreement
+`text_timeout_seconds` (LiveKit sends 1.0): when a decode finds that long a silence after the
+last partial word, or no frame arrives for that long while text is open, the open segment is
+finalised (its partial words committed) and sent; without it segments close as above.
+
+Decisions:
+- Our own client (`fw_asr_widgets.api`) asks for `timestamp_granularities=word,segment`: the
+  transcript model needs word and segment times. Without it, as the reference says, no times
+  are sent.
+- The checkpoint answer is the full state (every segment, all final) rather than only what the
+  flush changed: a client that reads just that message still gets the whole transcript, and it
+  is consistent with both merge rules. Checkpoints are rare (end of audio), so the size is fine.
+- A non-final trace never forces a decode of its own (see above): with a trace every 500 ms on
+  two real-time streams, a decode per trace made echoes fall ever further behind, and decoding
+  whenever a trace waits doubled the CPU use and slowed every word. Waiting for the regular
+  step bounds an echo at about `STEP_SECONDS` plus one decode and costs nothing extra.
+
+Engine: every `STEP_SECONDS` (1 s) of new audio the whole buffer is decoded (beam 1, word
+timestamps, `condition_on_previous_text=False`, prompt = user prompt + committed text already
+trimmed off the buffer) in one worker thread per session; decodes never overlap and when
+decoding falls behind, steps are merged so the stream keeps real time. Local agreement
 (`_agreement.LocalAgreement`) commits the common word prefix of consecutive decodes. Past
 `TRIM_SECONDS` (15 s) the buffer is cut at the end of the last finished segment (past
 `FORCE_TRIM_SECONDS`, at the last committed word, or, with nothing committed in it, before the
-first partial word or to the last second). Silero VAD (`VAD_FILTER`) runs on every decode.
+first partial word or to the last second). Silero VAD (`VAD_FILTER`) runs on every decode
+unless `skip_vad`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -135,6 +171,10 @@ class StreamEngine:
         prompt: str | None = None,
         temperature: float = 0.0,
         vad_filter: bool | None = None,
+        vad_parameters: Mapping[str, Any] | None = None,
+        word_times: bool = True,
+        segment_times: bool = True,
+        text_timeout: float | None = None,
     ) -> None:
         self.model = model
         if language is None and not getattr(model, "is_multilingual", False):
@@ -143,7 +183,11 @@ class StreamEngine:
         self.user_prompt = (prompt or "").strip()
         self.temperature = temperature
         self.vad_filter = VAD_FILTER if vad_filter is None else vad_filter
-        self.agreement = LocalAgreement(language=language or "en")
+        self.vad_parameters = dict(vad_parameters) if vad_parameters else None
+        self.text_timeout = text_timeout
+        self.agreement = LocalAgreement(
+            language=language or "en", word_times=word_times, segment_times=segment_times
+        )
         self._pcm = bytearray()  # PCM16 of the buffer (whole samples)
         self._carry = b""  # odd trailing byte
         self._offset_samples = 0  # absolute sample index of the buffer start
@@ -169,6 +213,11 @@ class StreamEngine:
     def unprocessed(self) -> float:
         """Seconds of audio received since the last decode."""
         return (self.received_samples - self._decoded_upto) / SAMPLE_RATE
+
+    @property
+    def decoded_samples(self) -> int:
+        """Absolute sample count covered by the last decode (or dropped by a reset)."""
+        return self._decoded_upto
 
     @property
     def buffer_seconds(self) -> float:
@@ -208,11 +257,12 @@ class StreamEngine:
             condition_on_previous_text=False,
             initial_prompt=snap.prompt,
             vad_filter=self.vad_filter,
+            vad_parameters=self.vad_parameters if self.vad_filter else None,
         )
-        segs = [list(s.words or []) for s in segments]
-        segs = [s for s in segs if s]
+        decoded = [(list(s.words or []), float(s.no_speech_prob)) for s in segments]
+        decoded = [(ws, ns) for ws, ns in decoded if ws]
         words: list[HypWord] = []
-        for i, seg in enumerate(segs):
+        for i, (seg, no_speech) in enumerate(decoded):
             for j, w in enumerate(seg):
                 if not _WORDLIKE.search(w.word):
                     continue  # lone punctuation (tiny.en emits "." over noise)
@@ -222,7 +272,8 @@ class StreamEngine:
                         start=snap.offset + float(w.start),
                         end=snap.offset + float(w.end),
                         probability=float(w.probability),
-                        segment_end=(j == len(seg) - 1 and i < len(segs) - 1),
+                        segment_end=(j == len(seg) - 1 and i < len(decoded) - 1),
+                        no_speech=no_speech,
                     )
                 )
         return words, info.language
@@ -238,6 +289,11 @@ class StreamEngine:
         self.agreement.insert(words, final=final)
         if final:
             return
+        pending = self.agreement.pending
+        end = snap.end_sample / SAMPLE_RATE
+        if self.text_timeout is not None and pending and end - pending[-1].end > self.text_timeout:
+            # Silence longer than text_timeout_seconds after the last word: the speaker is done.
+            self.agreement.commit_pending()
         if self.buffer_seconds > TRIM_SECONDS:
             cut = self.agreement.last_closed_end
             offset = self._offset_samples / SAMPLE_RATE
@@ -284,8 +340,16 @@ def _error(message: str) -> dict[str, Any]:
     return {"error": {"object": "error", "type": "invalid_request_error", "message": message}}
 
 
+def _marker_id(value: Any) -> bool:
+    """A usable trace/checkpoint id: a non-empty string or a number (echoed as given)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) or (isinstance(value, str) and bool(value))
+
+
 def _parse_text(text: str) -> tuple[str, Any]:
-    """A text frame -> ("trace", id) | ("clear", reset_id) | ("error", message)."""
+    """A text frame -> ("trace", (event_id, trace_id)) | ("clear", (event_id, reset_id)) |
+    ("checkpoint", checkpoint_id) | ("error", message)."""
     try:
         event = json.loads(text)
     except ValueError:
@@ -293,27 +357,46 @@ def _parse_text(text: str) -> tuple[str, Any]:
     if not isinstance(event, dict):
         return "error", "a JSON event must be an object"
     kind = event.get("object")
+    event_id = event.get("event_id")
     if kind == "stt.input.trace":
         trace_id = event.get("trace_id")
-        if not isinstance(trace_id, str) or not trace_id:
+        if not _marker_id(trace_id):
             return "error", "stt.input.trace needs a non-empty string trace_id"
-        return "trace", trace_id
+        return "trace", (event_id, trace_id)
     if kind == "stt.state.clear":
-        reset_id = event.get("reset_id")
-        return "clear", reset_id if isinstance(reset_id, str) else None
+        return "clear", (event_id, event.get("reset_id"))
+    if "checkpoint_id" in event:  # documented without an `object`; any other is tolerated
+        checkpoint_id = event["checkpoint_id"]
+        if not _marker_id(checkpoint_id):
+            return "error", "checkpoint_id must be a non-empty string or a number"
+        return "checkpoint", checkpoint_id
     return "error", (
-        f"unknown event object {kind!r}; expected 'stt.input.trace' or 'stt.state.clear'"
+        f"unknown event object {kind!r}; expected 'stt.input.trace', 'stt.state.clear' "
+        "or a {'checkpoint_id': ...} message"
     )
 
 
+_TEXT_ONLY_KEYS = ("text", "trace_id", "reset_id", "checkpoint_id")
+
+
 class _Session:
-    def __init__(self, websocket: WebSocket, engine: StreamEngine, *, text_only: bool) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        engine: StreamEngine,
+        *,
+        text_only: bool,
+        text_timeout: float | None = None,
+    ) -> None:
         self.ws = websocket
         self.engine = engine
         self.text_only = text_only
+        self.text_timeout = text_timeout
         self.gone = False  # the client disconnected: stop decoding queued audio
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(_QUEUE_SIZE)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_PREFIX)
+        # Traces not yet echoed: (event_id, trace_id, samples received before the trace).
+        self.waiting: list[tuple[Any, Any, int]] = []
 
     async def run(self) -> None:
         receiver = asyncio.create_task(self._receive())
@@ -359,7 +442,7 @@ class _Session:
 
     async def _send(self, obj: dict[str, Any]) -> None:
         if self.text_only and "text" in obj:
-            obj = {k: v for k, v in obj.items() if k in ("text", "trace_id", "reset_id")}
+            obj = {k: v for k, v in obj.items() if k in _TEXT_ONLY_KEYS}
         try:
             await self.ws.send_text(json.dumps(obj))
         except Exception as exc:
@@ -388,43 +471,95 @@ class _Session:
             self.engine.agreement.commit_pending()
         self.engine.reset_buffer()
 
-    async def _send_update(self, **extra: Any) -> None:
-        msg = self.engine.agreement.message()
-        if msg is None and extra:
-            msg = self.engine.agreement.envelope([])
-        if msg is not None:
-            await self._send({**msg, **extra})
+    async def _send_updates(self) -> None:
+        """Send what changed since the last message, then echo the traces now covered."""
+        for msg in self.engine.agreement.messages():
+            await self._send(msg)
+        covered = self.engine.decoded_samples
+        done = [w for w in self.waiting if w[2] <= covered]
+        self.waiting = [w for w in self.waiting if w[2] > covered]
+        for event_id, trace_id, _ in done:
+            await self._send(
+                {"event_id": event_id, "object": "stt.output.trace", "trace_id": trace_id}
+            )
+
+    async def _catch_up(self) -> None:
+        """Nothing queued: decode if a step is due; send updates and echo covered traces."""
+        if self.engine.unprocessed >= STEP_SECONDS:
+            await self._decode()
+        await self._send_updates()
+
+    def _open_text(self) -> bool:
+        """True while something could still be finalized (partial words or undecoded audio)."""
+        return self.engine.agreement.has_open_text or self.engine.unprocessed > 0
+
+    async def _next(self) -> tuple[str, Any] | None:
+        """The next queued frame; None when a timer ran out first: a waiting trace's (the time
+        a step would take to become due at real-time pace) or `text_timeout`'s."""
+        timers = []
+        if self.waiting:
+            timers.append(max(0.05, STEP_SECONDS - self.engine.unprocessed))
+        if self.text_timeout is not None and self._open_text():
+            timers.append(self.text_timeout)
+        if not timers:
+            return await self.queue.get()
+        try:
+            return await asyncio.wait_for(self.queue.get(), min(timers))
+        except asyncio.TimeoutError:
+            return None
 
     async def _process(self) -> None:
         engine, agreement = self.engine, self.engine.agreement
         while True:
-            kind, value = await self.queue.get()
+            if self.queue.empty():
+                await self._catch_up()
+            item = await self._next()
+            if item is None and self.waiting:  # the audio stopped: decode for the traces
+                await self._decode()
+                await self._send_updates()
+                continue
+            if item is None:  # no frame for text_timeout_seconds: close the open segment
+                await self._finalize()
+                await self._send_updates()
+                continue
+            kind, value = item
             if kind == "audio":
                 engine.add_audio(value)
-                due = engine.unprocessed >= STEP_SECONDS
-                if due and (self.queue.empty() or engine.unprocessed >= MAX_STEP_SECONDS):
+                if engine.unprocessed >= MAX_STEP_SECONDS:  # the client is ahead of us
                     await self._decode()
-                    await self._send_update()
+                    await self._send_updates()
             elif kind == "trace":
-                if value == "final":
-                    await self._finalize()
-                    agreement.clear()
-                    await self._send_update()
-                    await self._send(agreement.message(full=True) or agreement.envelope([]))
-                else:
-                    if engine.unprocessed > 0:
-                        await self._decode()
-                    await self._send_update()
-                await self._send({**agreement.envelope([]), "trace_id": value})
-            elif kind == "clear":
+                event_id, trace_id = value
+                if trace_id != "final":
+                    # Echoed after the decode that covers it (at once if one already did).
+                    self.waiting.append((event_id, trace_id, engine.received_samples))
+                    continue
                 await self._finalize()
                 agreement.clear()
-                await self._send_update(reset_id=value)
+                await self._send_updates()
+                await self._send(agreement.message(full=True) or agreement.envelope([]))
+                await self._send(
+                    {"event_id": event_id, "object": "stt.output.trace", "trace_id": trace_id}
+                )
+            elif kind == "checkpoint":
+                await self._finalize()
+                if self.waiting:
+                    await self._send_updates()
+                full = agreement.message(full=True) or agreement.envelope([])
+                await self._send({**full, "checkpoint_id": value})
+            elif kind == "clear":
+                event_id, reset_id = value
+                await self._finalize()
+                agreement.clear()
+                await self._send_updates()
+                await self._send(
+                    {"event_id": event_id, "object": "stt.state.cleared", "reset_id": reset_id}
+                )
             elif kind == "error":
                 await self._send(_error(value))
             elif kind == "idle":
                 await self._finalize()
-                await self._send_update()
+                await self._send_updates()
                 with contextlib.suppress(Exception):
                     await self.ws.close(code=1000, reason=f"idle timeout: no frame for {value:g} s")
                 return
@@ -432,11 +567,52 @@ class _Session:
                 return
 
 
-def _float(value: str | None, default: float) -> float:
+def _float(value: str | None, default: float | None) -> float | None:
     try:
         return float(value) if value not in (None, "") else default
     except ValueError:
         return default
+
+
+def parse_bool(value: str | None) -> bool | None:
+    """`true`/`false` in any case, `1`/`0` (what Python and JS clients put in a URL)."""
+    if value is None or value == "":
+        return None
+    low = value.strip().lower()
+    if low in ("true", "1"):
+        return True
+    if low in ("false", "0"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def vad_parameters(raw: str | None) -> dict[str, Any] | None:
+    """The Silero VAD options from `vad_kwargs` (a JSON object; unknown keys are ignored).
+
+    Decision: anything that is not a JSON object (LiveKit's plugin URL-encodes a dict as its
+    key names) is accepted and ignored, so the defaults apply.
+    """
+    if not raw:
+        return None
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    known = {f.name for f in dataclasses.fields(_vad_options())}
+    out = {
+        k: v
+        for k, v in obj.items()
+        if k in known and isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return out or None
+
+
+def _vad_options() -> Any:
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions
 
 
 async def serve_stream(
@@ -444,15 +620,28 @@ async def serve_stream(
 ) -> None:
     """Run one live-transcription session on an accepted WebSocket (protocol: module doc).
 
-    `params` are the query parameters (`language`, `prompt`, `temperature`,
-    `response_format`; `model` and `timestamp_granularities` are validated by the route and
-    otherwise ignored: `verbose_json` messages always carry words).
+    `params` are the query parameters: `language`, `prompt`, `temperature`,
+    `response_format`, `timestamp_granularities` (comma-separated), `text_timeout_seconds`,
+    `skip_vad`, `vad_kwargs` (the route validates them; `model` is only validated).
     """
+    granularities = {
+        g.strip() for g in (params.get("timestamp_granularities") or "").split(",") if g.strip()
+    }
+    try:
+        skip_vad = parse_bool(params.get("skip_vad"))
+    except ValueError:
+        skip_vad = None
     engine = StreamEngine(
         model,
         language=params.get("language") or None,
         prompt=params.get("prompt") or None,
-        temperature=_float(params.get("temperature"), 0.0),
+        temperature=_float(params.get("temperature"), 0.0) or 0.0,
+        vad_filter=False if skip_vad else None,
+        vad_parameters=vad_parameters(params.get("vad_kwargs")),
+        word_times="word" in granularities,
+        segment_times="segment" in granularities,
+        text_timeout=_float(params.get("text_timeout_seconds"), None),
     )
     text_only = (params.get("response_format") or "verbose_json") == "json"
-    await _Session(websocket, engine, text_only=text_only).run()
+    session = _Session(websocket, engine, text_only=text_only, text_timeout=engine.text_timeout)
+    await session.run()

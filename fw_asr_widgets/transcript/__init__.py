@@ -10,6 +10,7 @@ from fw_asr_widgets.transcript._frames import (
     SEGMENT_COLUMNS,
     UTTERANCE_COLUMNS,
     WORD_COLUMNS,
+    NoWordTimestampsWarning,
     concat,
 )
 from fw_asr_widgets.transcript._model import Segment, Transcript, Word
@@ -21,6 +22,7 @@ __all__ = [
     "UTTERANCE_COLUMNS",
     "WORD_COLUMNS",
     "ASRAccessor",
+    "NoWordTimestampsWarning",
     "Segment",
     "Transcript",
     "TranscriptFormatError",

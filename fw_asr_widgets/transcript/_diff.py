@@ -19,9 +19,11 @@ Decisions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from fw_asr_widgets.transcript._segment import Word
 from fw_asr_widgets.transcript.metrics import normalize_text
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
     from fw_asr_widgets.transcript._model import Transcript
 
-__all__ = ["diff", "diff_counts"]
+__all__ = ["diff", "diff_counts", "segment_words"]
 
 _OPS = {"equal": "match", "substitute": "substitution", "insert": "insertion", "delete": "deletion"}
 
@@ -45,10 +47,25 @@ class _Tok:
     speaker: str | None
 
 
+def segment_words(tr: Transcript) -> list[tuple[Word, ...]]:
+    """Words per segment: each segment's own, else top-level words assigned by midpoint."""
+    segs = tr.segments
+    if any(s.words for s in segs) or not tr.words:
+        return [tuple(s.words) for s in segs]
+    starts = [s.start for s in segs]
+    out: list[list[Word]] = [[] for _ in segs]
+    for w in tr.words:
+        if w.start is None:
+            continue
+        mid = (w.start + (w.end if w.end is not None else w.start)) / 2
+        i = bisect.bisect_right(starts, mid) - 1
+        if i >= 0:
+            out[i].append(replace(w, segment_id=segs[i].id))
+    return [tuple(ws) for ws in out]
+
+
 def tokens(tr: Transcript) -> list[_Tok]:
     """The transcript's words in order, normalised, with their positions and times."""
-    from fw_asr_widgets.transcript._edit import segment_words
-
     out: list[_Tok] = []
     for i, (s, words) in enumerate(zip(tr.segments, segment_words(tr), strict=True)):
         if words:

@@ -36,14 +36,15 @@ Decisions:
 
 from __future__ import annotations
 
-import bisect
 import operator
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from fw_asr_widgets.transcript._model import Segment, Transcript, Word
+from fw_asr_widgets.transcript._diff import segment_words
+from fw_asr_widgets.transcript._model import Transcript
+from fw_asr_widgets.transcript._segment import Segment, Word
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,23 +103,6 @@ class _LogRow:
     start: float | None
     before: str
     after: str
-
-
-def segment_words(tr: Transcript) -> list[tuple[Word, ...]]:
-    """Words per segment: each segment's own, else top-level words assigned by midpoint."""
-    segs = tr.segments
-    if any(s.words for s in segs) or not tr.words:
-        return [tuple(s.words) for s in segs]
-    starts = [s.start for s in segs]
-    out: list[list[Word]] = [[] for _ in segs]
-    for w in tr.words:
-        if w.start is None:
-            continue
-        mid = (w.start + (w.end if w.end is not None else w.start)) / 2
-        i = bisect.bisect_right(starts, mid) - 1
-        if i >= 0:
-            out[i].append(replace(w, segment_id=segs[i].id))
-    return [tuple(ws) for ws in out]
 
 
 def _clean(text: str) -> str:

@@ -4,14 +4,18 @@ Column schemas (names and dtypes are stable; every level has every column, NA wh
 
 segment level (`to_pandas()` / `to_pandas("segment")`), one row per `Segment`:
     segment_id string · start, end, duration float64 (seconds) · speaker category (NA when not
-    diarized) · text string · confidence float64 (exp(avg_logprob), NaN when unknown) ·
-    language string · source string (NA when the transcript has no `source`) ·
-    avg_logprob, no_speech_prob, compression_ratio, temperature float64
+    diarized) · text string · confidence float64 (the segment's own: mean word probability,
+    else exp(avg_logprob); NaN when unknown) · hallucination boolean (looping or invented
+    text, see `fw_asr_widgets._quality`) · language string · source string (the file
+    *name*; NA when the transcript has no `source`) · avg_logprob, no_speech_prob,
+    compression_ratio, temperature float64 (as the server sent them: Whisper gives these
+    per 30 s window)
 
 utterance level (`to_pandas("utterance", max_gap=1.0)`), consecutive segments of one speaker
 separated by at most `max_gap` s merged: the segment columns up to `source`, where
-segment_id is the first merged segment's id and confidence the duration-weighted mean of the
-known segment confidences, plus n_segments int64.
+segment_id is the first merged segment's id, confidence the duration-weighted mean of the
+known segment confidences and hallucination true when any merged segment is flagged, plus
+n_segments int64.
 
 word level (`to_pandas("word")`), one row per `Word`:
     segment_id string (the segment holding the word) · start, end, duration float64 (NaN when
@@ -20,7 +24,18 @@ word level (`to_pandas("word")`), one row per `Word`:
 
 `df.attrs["fw_asr_widgets"]` keeps the transcript's `duration`, `language`, `task` and
 `source` so that `Transcript.from_pandas(df)` restores them (the `source` column wins when it
-holds exactly one value).
+holds exactly one value that is not just the file name of the attrs' `source`).
+
+Decisions:
+- `source` holds the file name, not the full path: an absolute path in every row made the
+  text column unreadably narrow in notebooks (and leaks directory names into shared tables).
+  The full source stays in `Transcript.source` and `df.attrs`. `concat()` keeps the full
+  sources when two of them share a file name, so rows of different files stay apart.
+- `duration` is rounded to the microsecond: `end - start` of millisecond times otherwise
+  shows float noise (`2.4800000000000004`) in CSV and JSON exports.
+- `confidence` is per segment (see `fw_asr_widgets._quality`): Whisper's `avg_logprob` is
+  a per-window value, which for a short file was one file-level number repeated on every
+  row; it is still in the `avg_logprob` column, under its own name.
 """
 
 from __future__ import annotations
@@ -28,13 +43,19 @@ from __future__ import annotations
 import gc
 import itertools
 import math
+import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from fw_asr_widgets._quality import is_hallucination, segment_confidence
+from fw_asr_widgets.transcript._segment import Segment, Word, segment_fields
 
 if TYPE_CHECKING:
     from fw_asr_widgets.transcript._model import Transcript
@@ -47,6 +68,7 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "speaker",
     "text",
     "confidence",
+    "hallucination",
     "language",
     "source",
     "avg_logprob",
@@ -54,7 +76,7 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "compression_ratio",
     "temperature",
 )
-UTTERANCE_COLUMNS: tuple[str, ...] = (*SEGMENT_COLUMNS[:9], "n_segments")
+UTTERANCE_COLUMNS: tuple[str, ...] = (*SEGMENT_COLUMNS[:10], "n_segments")
 WORD_COLUMNS: tuple[str, ...] = (
     "segment_id",
     "start",
@@ -68,6 +90,25 @@ WORD_COLUMNS: tuple[str, ...] = (
     "is_final",
 )
 LEVELS = ("segment", "word", "utterance")
+MISSING_WORDS_HINT = (
+    "this transcript has segments but no word timestamps: transcribe with "
+    'timestamp_granularities=["word", "segment"] (the default of fw_asr_widgets.Client) '
+    "to get words"
+)
+"""What to tell a user who needs words (word frame, word highlight, word search) and has none."""
+
+
+class NoWordTimestampsWarning(UserWarning):
+    """A word-level view of a transcript that has segments but no words."""
+
+
+def missing_words_hint(tr: Transcript) -> str | None:
+    """`MISSING_WORDS_HINT` when `tr` has segments with text but no words, else None."""
+    if tr.words or not any(s.text for s in tr.segments):
+        return None
+    return MISSING_WORDS_HINT
+
+
 _ATTRS_KEY = "fw_asr_widgets"
 
 
@@ -142,12 +183,58 @@ def _frame(cols: dict[str, Any], tr: Transcript) -> pd.DataFrame:
     return df
 
 
-def segment_frame(tr: Transcript) -> pd.DataFrame:
+def segment_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
     with _no_gc():
-        return _segment_frame(tr)
+        return _segment_frame(tr, source)
 
 
-def _segment_frame(tr: Transcript) -> pd.DataFrame:
+def source_label(source: str | None) -> str | None:
+    """The file name of a path or URL source (`/a/b/call.wav` -> `call.wav`), else `source`."""
+    if source is None:
+        return None
+    name = re.split(r"[\\/]", source.rstrip("/\\"))[-1]
+    return name or source
+
+
+def _durations(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    return np.round(end - start, 6)
+
+
+def _confidences(tr: Transcript) -> np.ndarray:
+    """Per segment: mean probability of its words (nested, else linked top-level words)."""
+    segs = tr.segments
+    loose: dict[str | None, list[float | None]] = {}
+    if tr.words and any(not s.words for s in segs):
+        for w in tr.words:
+            loose.setdefault(w.segment_id, []).append(w.probability)
+    return _floats(
+        [
+            segment_confidence(
+                [w.probability for w in s.words] if s.words else loose.get(s.id, ()),
+                s.avg_logprob,
+            )
+            for s in segs
+        ]
+    )
+
+
+def _hallucinations(segs: Sequence[Segment]) -> np.ndarray:
+    return np.fromiter(
+        (
+            is_hallucination(
+                s.text,
+                compression=s.compression_ratio,
+                avg_logprob=s.avg_logprob,
+                no_speech_prob=s.no_speech_prob,
+            )
+            for s in segs
+        ),
+        dtype=bool,
+        count=len(segs),
+    )
+
+
+def _segment_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
     segs = tr.segments
     start = _floats([s.start for s in segs])
     end = _floats([s.end for s in segs])
@@ -156,12 +243,15 @@ def _segment_frame(tr: Transcript) -> pd.DataFrame:
         "segment_id": _strings([s.id for s in segs]),
         "start": start,
         "end": end,
-        "duration": end - start,
+        "duration": _durations(start, end),
         "speaker": _category([s.speaker for s in segs]),
         "text": _strings([s.text for s in segs]),
-        "confidence": np.exp(avg),
+        "confidence": _confidences(tr),
+        "hallucination": pd.arrays.BooleanArray(
+            _hallucinations(segs), np.zeros(len(segs), dtype=bool)
+        ),
         "language": _strings([s.language for s in segs]),
-        "source": _constant_strings(tr.source, len(segs)),
+        "source": _constant_strings(source or source_label(tr.source), len(segs)),
         "avg_logprob": avg,
         "no_speech_prob": _floats([s.no_speech_prob for s in segs]),
         "compression_ratio": _floats([s.compression_ratio for s in segs]),
@@ -182,12 +272,16 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def word_frame(tr: Transcript) -> pd.DataFrame:
+def word_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
+    """The word frame; warns `NoWordTimestampsWarning` when `tr` has segments but no words."""
+    hint = missing_words_hint(tr)
+    if hint is not None:
+        warnings.warn(hint, NoWordTimestampsWarning, stacklevel=4)
     with _no_gc():
-        return _word_frame(tr)
+        return _word_frame(tr, source)
 
 
-def _word_frame(tr: Transcript) -> pd.DataFrame:
+def _word_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
     ws = tr.words
     start = _floats([w.start for w in ws])
     end = _floats([w.end for w in ws])
@@ -195,12 +289,12 @@ def _word_frame(tr: Transcript) -> pd.DataFrame:
         "segment_id": _strings([w.segment_id for w in ws]),
         "start": start,
         "end": end,
-        "duration": end - start,
+        "duration": _durations(start, end),
         "speaker": _category([w.speaker for w in ws]),
         "text": _strings([w.word.strip() for w in ws], check_constant=False),
         "probability": _floats([w.probability for w in ws]),
         "language": _strings([w.language for w in ws]),
-        "source": _constant_strings(tr.source, len(ws)),
+        "source": _constant_strings(source or source_label(tr.source), len(ws)),
         "is_final": _booleans([w.is_final for w in ws]),
     }
     return _frame(cols, tr)
@@ -220,8 +314,9 @@ def speaker_codes(df: pd.DataFrame) -> tuple[np.ndarray, list[Any]]:
 def merge_runs(df: pd.DataFrame, max_gap: float = math.inf) -> pd.DataFrame:
     """Merge time-ordered consecutive rows of one speaker (gap ≤ `max_gap` s) into one row.
 
-    Needs `start`, `end`; uses `speaker`, `text`, `segment_id`, `confidence`, `language`,
-    `source` when present. Returns the utterance schema (`n_segments` counts merged rows).
+    Needs `start`, `end`; uses `speaker`, `text`, `segment_id`, `confidence`, `hallucination`,
+    `language`, `source` when present. Returns the utterance schema (`n_segments` counts
+    merged rows).
     """
     if len(df) and not df["start"].is_monotonic_increasing:
         df = df.sort_values("start", kind="stable")
@@ -257,6 +352,13 @@ def merge_runs(df: pd.DataFrame, max_gap: float = math.inf) -> pd.DataFrame:
             u_conf = np.where(den > 0, num / den, np.nan)
     else:
         u_conf = np.full(m, np.nan)
+    if "hallucination" in df.columns and m:
+        flags = df["hallucination"].to_numpy(dtype=bool, na_value=False)
+        u_hall = pd.arrays.BooleanArray(
+            np.logical_or.reduceat(flags, first), np.zeros(m, dtype=bool)
+        )
+    else:
+        u_hall = pd.arrays.BooleanArray(np.zeros(m, dtype=bool), np.ones(m, dtype=bool))
 
     def firsts(name: str) -> list[Any]:
         if name not in df.columns:
@@ -270,10 +372,11 @@ def merge_runs(df: pd.DataFrame, max_gap: float = math.inf) -> pd.DataFrame:
         "segment_id": _strings([None if x is None else str(x) for x in firsts("segment_id")]),
         "start": u_start,
         "end": u_end,
-        "duration": u_end - u_start,
+        "duration": _durations(u_start, u_end),
         "speaker": speaker,
         "text": _strings(u_text),
         "confidence": u_conf,
+        "hallucination": u_hall,
         "language": _strings(firsts("language")),
         "source": _strings(firsts("source")),
         "n_segments": np.diff(bounds).astype(np.int64),
@@ -283,14 +386,19 @@ def merge_runs(df: pd.DataFrame, max_gap: float = math.inf) -> pd.DataFrame:
     return out
 
 
-def to_pandas(tr: Transcript, level: str = "segment", *, max_gap: float = 1.0) -> pd.DataFrame:
-    """The DataFrame of `tr` at `level` ("segment", "word" or "utterance")."""
+def to_pandas(
+    tr: Transcript, level: str = "segment", *, max_gap: float = 1.0, source: str | None = None
+) -> pd.DataFrame:
+    """The DataFrame of `tr` at `level` ("segment", "word" or "utterance").
+
+    `source` overrides the `source` column (default: the file name of `tr.source`).
+    """
     if level == "segment":
-        return segment_frame(tr)
+        return segment_frame(tr, source)
     if level == "word":
-        return word_frame(tr)
+        return word_frame(tr, source)
     if level == "utterance":
-        return merge_runs(segment_frame(tr), max_gap=max_gap)
+        return merge_runs(segment_frame(tr, source), max_gap=max_gap)
     raise ValueError(f"level must be 'segment', 'word' or 'utterance', not {level!r}")
 
 
@@ -312,7 +420,13 @@ def concat(
         items = [
             t if t.source is not None else t.with_source(str(i)) for i, t in enumerate(transcripts)
         ]
-    frames = [t.to_pandas(level, max_gap=max_gap) for t in items]
+    labels = [source_label(t.source) for t in items]
+    if len(set(labels)) < len(labels):  # two files of one name: keep the full sources
+        labels = [t.source for t in items]
+    frames = [
+        to_pandas(t, level, max_gap=max_gap, source=lab)
+        for t, lab in zip(items, labels, strict=True)
+    ]
     if not frames:
         return to_pandas(_empty(), level)
     cats: dict[Any, None] = {}
@@ -324,10 +438,18 @@ def concat(
     return out
 
 
-def _empty() -> Transcript:
-    from fw_asr_widgets.transcript._model import Transcript
-
-    return Transcript(text="")
+def _empty() -> Any:
+    """A transcript-shaped object with nothing in it (what an empty `concat` tabulates)."""
+    return SimpleNamespace(
+        text="",
+        language=None,
+        duration=None,
+        segments=(),
+        words=(),
+        task="transcribe",
+        source=None,
+        raw={},
+    )
 
 
 # ---------------------------------------------------------------------- DataFrame → Transcript
@@ -352,9 +474,8 @@ def _single(values: Sequence[Any]) -> Any:
     return counts.most_common(1)[0][0] if counts else None
 
 
-def from_pandas(df: pd.DataFrame, level: str = "auto") -> Transcript:
-    """Rebuild a Transcript from a segment, utterance or word frame (see module docs)."""
-    from fw_asr_widgets.transcript._model import Segment, Transcript, Word
+def from_pandas(df: pd.DataFrame, level: str = "auto") -> dict[str, Any]:
+    """The fields of the Transcript in a segment, utterance or word frame (see module docs)."""
 
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, not {type(df).__name__}")
@@ -368,8 +489,9 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> Transcript:
     meta = dict(df.attrs.get(_ATTRS_KEY) or {})
     sources = {v for v in _objects(df, "source") if v is not None}
     source = str(next(iter(sources))) if len(sources) == 1 else None
-    if not sources and meta.get("source") is not None:
-        source = str(meta["source"])
+    full = None if meta.get("source") is None else str(meta["source"])
+    if full is not None and (not sources or source == source_label(full)):
+        source = full  # the column holds the file name of the attrs' full source
     starts = _opt_floats(df, "start")
     ends = _opt_floats(df, "end")
     speakers = [_opt_str(v) for v in _objects(df, "speaker")]
@@ -402,7 +524,7 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> Transcript:
             )
             for i in range(len(df))
         ]
-        return Transcript.from_segments(
+        return segment_fields(
             segs,
             language=language,
             duration=meta.get("duration"),
@@ -451,7 +573,7 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> Transcript:
                 language=_single([w.language for w in ws]),
             )
         )
-    return Transcript.from_segments(
+    return segment_fields(
         segs,
         words=tuple(words),
         language=language,

@@ -18,15 +18,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fw_asr_widgets.transcript._frames import merge_runs, speaker_codes
-
-if TYPE_CHECKING:
-    from fw_asr_widgets.transcript._model import Transcript
+from fw_asr_widgets.transcript._model import Transcript
 
 
 def _is_word_frame(df: pd.DataFrame) -> bool:
@@ -305,9 +303,7 @@ class ASRAccessor:
 
     def to_transcript(self) -> Transcript:
         """`Transcript.from_pandas(df)`."""
-        from fw_asr_widgets.transcript._frames import from_pandas
-
-        return from_pandas(self._df)
+        return Transcript.from_pandas(self._df)
 
     def to_srt(self, **kwargs: Any) -> str:
         """SubRip text; options as `Transcript.to_srt`."""

@@ -1,7 +1,8 @@
 """Read and write transcripts as SRT, WebVTT, RTTM, STM, JSON, text, CSV and Parquet.
 
 Conventions (one place, so that writers and parsers agree):
-- Times are written to the millisecond (rounded); parsers return exactly those values.
+- Times are written to the millisecond (rounded); parsers return exactly those values. CSV
+  too: `start`, `end`, `duration` to 3 decimals (no `2.4800000000000004`), `confidence` to 4.
 - Cue text has its whitespace collapsed to single spaces; wrapped lines are joined with a
   space when parsed back.
 - Speakers: SRT prefixes each cue with `[Speaker] `, WebVTT uses `<v Speaker>` voice tags,
@@ -23,9 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fw_asr_widgets.errors import TranscriptFormatError
+from fw_asr_widgets.transcript._segment import Segment, response_fields, segment_fields
 
 if TYPE_CHECKING:
-    from fw_asr_widgets.transcript._model import Segment, Transcript
+    import pandas as pd
+
+    from fw_asr_widgets.transcript._model import Transcript
 
 __all__ = [
     "SAVE_SUFFIXES",
@@ -37,6 +41,7 @@ __all__ = [
     "read_stm",
     "read_vtt",
     "save",
+    "write_csv",
     "write_rttm",
     "write_srt",
     "write_stm",
@@ -242,16 +247,12 @@ def _blocks(text: str) -> list[list[str]]:
     ]
 
 
-def _transcript(segments: list[Segment], **kw: Any) -> Transcript:
-    from fw_asr_widgets.transcript._model import Transcript
-
-    return Transcript.from_segments(segments, **kw)
+def _transcript(segments: list[Segment], **kw: Any) -> dict[str, Any]:
+    return segment_fields(segments, **kw)
 
 
-def read_srt(src: str | bytes | PathLike[str]) -> Transcript:
+def read_srt(src: str | bytes | PathLike[str]) -> dict[str, Any]:
     """Parse SubRip; `[Speaker] ` at the start of a cue sets its speaker."""
-    from fw_asr_widgets.transcript._model import Segment
-
     text = _content(src, "SRT")
     segs: list[Segment] = []
     for block in _blocks(text):
@@ -282,10 +283,8 @@ def read_srt(src: str | bytes | PathLike[str]) -> Transcript:
     return _transcript(segs)
 
 
-def read_vtt(src: str | bytes | PathLike[str]) -> Transcript:
+def read_vtt(src: str | bytes | PathLike[str]) -> dict[str, Any]:
     """Parse WebVTT; `<v Speaker>` voice tags set speakers; other tags are dropped."""
-    from fw_asr_widgets.transcript._model import Segment
-
     text = _content(src, "WebVTT")
     if not text.lstrip().startswith("WEBVTT"):
         _path_hint(text, "WebVTT")
@@ -356,11 +355,9 @@ def _pick_file(ids: list[str], file_id: str | None, what: str) -> str | None:
     return uniq[0] if uniq else None
 
 
-def read_rttm(src: str | bytes | PathLike[str], *, file_id: str | None = None) -> Transcript:
+def read_rttm(src: str | bytes | PathLike[str], *, file_id: str | None = None) -> dict[str, Any]:
     """Parse RTTM `SPEAKER` lines into speaker turns (empty text); other line types are
     skipped. `source` is the file id. With several files in one RTTM, pass `file_id`."""
-    from fw_asr_widgets.transcript._model import Segment
-
     text = _content(src, "RTTM")
     rows = []
     for n, line in enumerate(text.split("\n"), 1):
@@ -401,11 +398,9 @@ def write_stm(tr: Transcript, *, file_id: str | None = None, channel: str = "1")
     return "".join(ln + "\n" for ln in lines)
 
 
-def read_stm(src: str | bytes | PathLike[str], *, file_id: str | None = None) -> Transcript:
+def read_stm(src: str | bytes | PathLike[str], *, file_id: str | None = None) -> dict[str, Any]:
     """Parse NIST STM (`file channel speaker start end [<label>] text`); `;;` comments and
     `inter_segment_gap` / `ignore_time_segment_in_scoring` lines are skipped."""
-    from fw_asr_widgets.transcript._model import Segment
-
     text = _content(src, "STM")
     rows = []
     for n, line in enumerate(text.split("\n"), 1):
@@ -473,10 +468,9 @@ def transcript_to_dict(tr: Transcript) -> dict[str, Any]:
     return d
 
 
-def read_json(data: Mapping[str, Any] | str | bytes | PathLike[str]) -> Transcript:
-    """A Transcript from a `verbose_json`/`json` dict, JSON text or a JSON file `Path`."""
-    from fw_asr_widgets.transcript._model import Transcript
-
+def read_json(data: Mapping[str, Any] | str | bytes | PathLike[str]) -> dict[str, Any]:
+    """The fields of a Transcript from a `verbose_json`/`json` dict, JSON text or a JSON
+    file `Path`."""
     if not isinstance(data, Mapping):
         text = _content(data, "JSON")
         try:
@@ -488,7 +482,7 @@ def read_json(data: Mapping[str, Any] | str | bytes | PathLike[str]) -> Transcri
         if not isinstance(data, Mapping):
             raise TranscriptFormatError("the JSON must be an object with a 'text' or 'segments'")
     try:
-        return Transcript.from_response(data)
+        return response_fields(data)
     except TypeError as exc:
         raise TranscriptFormatError(f"not a transcript JSON: {exc}") from None
 
@@ -503,6 +497,15 @@ def _need_pyarrow() -> None:
         ) from exc
 
 
+CSV_DECIMALS: dict[str, int] = {"start": 3, "end": 3, "duration": 3, "confidence": 4}
+
+
+def write_csv(df: pd.DataFrame, path: str | PathLike[str]) -> None:
+    """Write a transcript frame as CSV with times rounded to the millisecond (`CSV_DECIMALS`)."""
+    decimals = {c: n for c, n in CSV_DECIMALS.items() if c in df.columns}
+    df.round(decimals).to_csv(path, index=False)
+
+
 def save(tr: Transcript, path: str | PathLike[str], *, level: str = "segment") -> Path:
     """Write `tr` to `path` in the format its suffix names (see `SAVE_SUFFIXES`)."""
     p = Path(path)
@@ -511,7 +514,7 @@ def save(tr: Transcript, path: str | PathLike[str], *, level: str = "segment") -
         _need_pyarrow()
         tr.to_pandas(level).to_parquet(p, index=False)
     elif suffix == ".csv":
-        tr.to_pandas(level).to_csv(p, index=False)
+        write_csv(tr.to_pandas(level), p)
     elif suffix in SAVE_SUFFIXES:
         writers: dict[str, Callable[[], str]] = {
             ".srt": tr.to_srt,
@@ -529,13 +532,12 @@ def save(tr: Transcript, path: str | PathLike[str], *, level: str = "segment") -
     return p
 
 
-def load(path: str | PathLike[str]) -> Transcript:
-    """Read a transcript file by suffix (see `LOAD_SUFFIXES`); `source` is the file name
-    unless the file names one itself (JSON `source`, RTTM/STM file id)."""
+def load(path: str | PathLike[str]) -> dict[str, Any]:
+    """The fields of the Transcript in a file, read by suffix (see `LOAD_SUFFIXES`); `source`
+    is the file name unless the file names one itself (JSON `source`, RTTM/STM file id)."""
     import pandas as pd
 
     from fw_asr_widgets.transcript._frames import from_pandas
-    from fw_asr_widgets.transcript._model import Transcript
 
     p = Path(path)
     suffix = p.suffix.lower()
@@ -557,7 +559,7 @@ def load(path: str | PathLike[str]) -> Transcript:
         )
         tr = from_pandas(df)
     elif suffix == ".txt":
-        tr = Transcript(text=p.read_text(encoding="utf-8-sig").strip())
+        tr = {"text": p.read_text(encoding="utf-8-sig").strip()}
     else:
         readers = {
             ".srt": read_srt,
@@ -567,4 +569,6 @@ def load(path: str | PathLike[str]) -> Transcript:
             ".json": read_json,
         }
         tr = readers[suffix](p)
-    return tr if tr.source is not None else tr.with_source(p.name)
+    if tr.get("source") is None:
+        tr["source"] = p.name
+    return tr

@@ -20,9 +20,12 @@ import itertools
 import unicodedata
 from os import PathLike
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from fw_asr_widgets.transcript import formats
 
 if TYPE_CHECKING:
     from fw_asr_widgets.transcript._model import Transcript
@@ -39,12 +42,10 @@ def normalize_text(text: str) -> str:
 
 
 def _as_text(x: str | Transcript) -> str:
-    from fw_asr_widgets.transcript._model import Transcript
-
-    if isinstance(x, Transcript):
-        return x.text or " ".join(s.text for s in x.segments if s.text)
     if isinstance(x, str):
         return x
+    if hasattr(x, "segments") and hasattr(x, "text"):  # a Transcript
+        return x.text or " ".join(s.text for s in x.segments if s.text)
     raise TypeError(f"expected a str or Transcript, not {type(x).__name__}")
 
 
@@ -127,18 +128,17 @@ def _best_mapping(m: np.ndarray) -> list[tuple[int, int]]:
     return best[1]
 
 
-def _as_reference(ref: str | PathLike[str] | Transcript) -> Transcript:
-    from fw_asr_widgets.transcript._model import Transcript
-    from fw_asr_widgets.transcript.formats import load, read_rttm
-
-    if isinstance(ref, Transcript):
+def _as_reference(ref: str | PathLike[str] | Transcript) -> Any:
+    """A transcript-shaped reference (`segments`, `words`): a Transcript as it is, a file
+    read by suffix, or RTTM text."""
+    if hasattr(ref, "segments") and hasattr(ref, "words"):  # a Transcript
         return ref
     if isinstance(ref, PathLike):
-        return load(ref)
+        return SimpleNamespace(**formats.load(ref))
     if isinstance(ref, str):
         if "\n" not in ref.strip() and not ref.lstrip().startswith("SPEAKER"):
-            return load(Path(ref))
-        return read_rttm(ref)
+            return SimpleNamespace(**formats.load(Path(ref)))
+        return SimpleNamespace(**formats.read_rttm(ref))
     raise TypeError(
         f"reference must be a Transcript, a path or RTTM text, not {type(ref).__name__}"
     )

@@ -43,9 +43,9 @@ Decisions:
   then travels as a patch of a few rows, and a page reload asks the kernel for the current
   rows (`ready`). The saved notebook keeps only the count of an editable viewer's rows.
 - Rows are ``[start, end, speaker_index, text, flag]``; `flag` is 1 for a segment that looks
-  invented (`fw_asr_widgets.transcript._uncertain.segment_flags`). Word probabilities travel
-  with the words (``p``, -1 when unknown) and the page underlines words below
-  `uncertainty_threshold`.
+  invented (`segment_flags`: the rule of the `hallucination` column of `to_pandas()`). Word
+  probabilities travel with the words (``p``, -1 when unknown) and the page underlines words
+  below `uncertainty_threshold`.
 - The front end is one ES module built at import time from ``viewer.js`` with the shared
   helpers of ``_shared.js`` inlined (`fw_asr_widgets.widgets._base.bundle`).
 """
@@ -65,9 +65,9 @@ import numpy as np
 import traitlets
 
 from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE
+from fw_asr_widgets._quality import is_hallucination
 from fw_asr_widgets.transcript import Segment, Transcript, Word
 from fw_asr_widgets.transcript._edit import Change, EditError, TranscriptEdits
-from fw_asr_widgets.transcript._uncertain import segment_flags
 from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
 
 if TYPE_CHECKING:
@@ -236,6 +236,21 @@ def encode_audio(audio: Any, sample_rate: int | None = None) -> tuple[bytes, str
 def speaker_table(tr: Transcript) -> list[str]:
     """Speaker labels in order of first appearance (segments first, then words)."""
     return [str(s) for s in tr.speakers]
+
+
+def segment_flags(segments: Sequence[Segment]) -> list[bool]:
+    """Per segment: does it look invented? (`fw_asr_widgets._quality.is_hallucination`, the
+    rule of the `hallucination` column of `to_pandas()`: loops, too compressible, or decoded
+    where Whisper judged the audio silent.)"""
+    return [
+        is_hallucination(
+            s.text,
+            compression=s.compression_ratio,
+            avg_logprob=s.avg_logprob,
+            no_speech_prob=s.no_speech_prob,
+        )
+        for s in segments
+    ]
 
 
 def segment_rows(segments: Sequence[Segment], speakers: Sequence[str]) -> list[list[Any]]:

@@ -49,6 +49,20 @@ def test_jfk_words_are_accurate_and_timed(client: fw.Client, data_dir: Path) -> 
     assert tr.raw["task"] == "transcribe"
 
 
+def test_defaults_return_words_and_segments(client: fw.Client, data_dir: Path) -> None:
+    # The API's default granularity is `segment`; the kit asks for words too, so the word
+    # frame, the viewer's word highlight and word search work without extra arguments.
+    tr = client.transcribe(data_dir / "jfk.wav")
+    assert isinstance(tr, fw.Transcript)
+    assert len(tr.words) >= 18 and tr.segments
+    assert len(tr.to_pandas("word")) == len(tr.words)
+    assert all(w.segment_id is not None for w in tr.words)
+    seg_only = client.transcribe(data_dir / "jfk.wav", timestamp_granularities=["segment"])
+    assert isinstance(seg_only, fw.Transcript) and seg_only.segments and not seg_only.words
+    with pytest.warns(fw.transcript.NoWordTimestampsWarning, match="timestamp_granularities"):
+        assert seg_only.to_pandas("word").empty
+
+
 def counting_ok(text: str) -> bool:
     """english.wav says "one two three" (the engine may write digits)."""
     words = norm(text).replace("1", "one").replace("2", "two").replace("3", "three").split()

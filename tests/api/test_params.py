@@ -15,10 +15,22 @@ def tf(**kw: object) -> tuple[dict[str, str], str]:
     return dict(fields), fmt
 
 
-def test_defaults_send_only_model_and_format() -> None:
+def test_defaults_send_model_format_and_word_segment_granularities() -> None:
+    # The API's own default granularity is `segment` (no words): the kit asks for both.
     fields, fmt = tf()
-    assert fields == {"model": "whisper-v3", "response_format": "verbose_json"}
+    assert fields == {
+        "model": "whisper-v3",
+        "response_format": "verbose_json",
+        "timestamp_granularities": "word,segment",
+    }
     assert fmt == "verbose_json"
+    tl, _ = _params.translation_fields(model="whisper-v3")
+    assert dict(tl)["timestamp_granularities"] == "word,segment"
+    # explicit choices win; formats other than verbose_json carry no granularities
+    assert tf(timestamp_granularities=["segment"])[0]["timestamp_granularities"] == "segment"
+    for other in ("json", "text", "srt", "vtt"):
+        fields, fmt = tf(response_format=other)
+        assert "timestamp_granularities" not in fields and fmt == other
 
 
 def test_encoding_matches_the_fireworks_sdk() -> None:
@@ -134,6 +146,7 @@ def test_translation_has_no_diarization_and_sends_language() -> None:
         "model": "whisper-v3",
         "language": "fr",
         "response_format": "verbose_json",
+        "timestamp_granularities": "word,segment",
     }
     assert fmt == "verbose_json"
     with pytest.raises(TypeError):

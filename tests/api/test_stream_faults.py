@@ -452,3 +452,109 @@ def test_callbacks_may_close_but_not_finish() -> None:
     assert len(seen) == 1 and "callback" in str(seen[0])
     assert s.state == "closed"
     assert client_threads() == []
+
+
+# ----------------------------------------------------------------------------- retry policy
+class RefusingServer(ScriptedServer):
+    """A `ScriptedServer` whose first `refusals` handshakes get `status` with `headers`."""
+
+    def __init__(
+        self,
+        handler: Callable[[Any, int], Awaitable[None]],
+        refusals: int,
+        status: int,
+        headers: dict[str, str],
+        body: bytes = b"",
+    ) -> None:
+        self.refusals = refusals
+        self.status = status
+        self.refusal_headers = headers
+        self.body = body
+        self.handshakes = 0
+        super().__init__(handler)
+
+    async def _main(self) -> None:
+        from websockets.asyncio.server import serve
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = self._loop.create_future()
+
+        def refuse(connection: Any, request: Any) -> Any:
+            self.handshakes += 1
+            if self.handshakes > self.refusals:
+                return None
+            response = connection.respond(self.status, "")
+            response.body = self.body
+            del response.headers["Content-Length"]
+            response.headers["Content-Length"] = str(len(self.body))
+            for k, v in self.refusal_headers.items():
+                response.headers[k] = v
+            return response
+
+        async def handle(ws: Any) -> None:
+            n = self.count
+            self.count += 1
+            self.received.append([])
+            await self.handler(ws, n)
+
+        async with serve(handle, "127.0.0.1", 0, process_request=refuse) as server:
+            self.port = next(iter(server.sockets)).getsockname()[1]
+            self._ready.set()
+            await self._stop
+
+
+async def _echo_final(ws: Any, n: int) -> None:
+    async for msg in ws:
+        if isinstance(msg, str) and json.loads(msg).get("trace_id") == "final":
+            await ws.send(state([seg("0", [("ok", 0.0, 0.1, True)])]))
+            await ws.send(state([], trace_id="final"))
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [({"Retry-After": "0.3"}, 0.3), ({"retry-after-ms": "250"}, 0.25)],
+)
+def test_a_busy_handshake_waits_as_the_server_says_like_http(
+    headers: dict[str, str], wait: float
+) -> None:
+    events: list[Any] = []
+    srv = RefusingServer(_echo_final, 2, 503, headers)
+    try:
+        with open_sync_stream(srv.config, backoff=(5.0,), on_event=events.append) as s:
+            s.send(np.zeros(1600, dtype=np.int16))
+    finally:
+        srv.close()
+    waits = [e for e in events if isinstance(e, Reconnecting)]
+    assert [e.attempt for e in waits] == [1, 2]
+    assert [e.delay for e in waits] == pytest.approx([wait, wait])  # the hint, not 5 s
+    assert "HTTP 503" in waits[0].reason
+    assert s.transcript.text == "ok" and s.state == "done"
+
+
+def test_a_refused_handshake_carries_the_request_id_and_the_servers_message() -> None:
+    from fw_asr_widgets.api.errors import PermissionDeniedError
+
+    body = json.dumps({"error": {"type": "permission", "message": "no streaming here"}})
+    srv = RefusingServer(_echo_final, 1, 403, {"fireworks-request-id": "req-42"}, body.encode())
+    try:
+        with pytest.raises(PermissionDeniedError, match="no streaming here") as info:
+            open_sync_stream(srv.config).start()
+    finally:
+        srv.close()
+    assert info.value.request_id == "req-42" and info.value.status_code == 403
+    assert srv.handshakes == 1  # not retried
+
+
+def test_reconnect_waits_are_full_jitter_under_the_backoff_table() -> None:
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    config = ClientConfig.resolve(base_url=f"http://127.0.0.1:{port}")
+    events: list[Any] = []
+    s = open_sync_stream(config, backoff=(0.04, 0.08), max_reconnects=6, on_event=events.append)
+    with pytest.raises(APIConnectionError, match="after 7 attempts"):
+        s.start()
+    delays = [e.delay for e in events if isinstance(e, Reconnecting)]
+    assert len(delays) == 6
+    assert 0 <= delays[0] <= 0.04 and all(0 <= d <= 0.08 for d in delays[1:])
+    assert len(set(delays)) > 1  # drawn, not a fixed table

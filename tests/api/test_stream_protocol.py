@@ -25,7 +25,7 @@ def W(word: str, start: float, end: float, final: bool = False) -> dict[str, Any
     return {"word": word, "start": start, "end": end, "probability": 0.9, "is_final": final}
 
 
-def S(sid: str, words: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+def S(sid: str | int, words: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
     d: dict[str, Any] = {
         "id": sid,
         "text": " ".join(w["word"] for w in words),
@@ -426,3 +426,87 @@ def test_reconnects_lose_nothing_and_duplicate_nothing(
     got = [w.word for w in p.transcript.words]
     assert got == [w[0] for w in words]
     assert all(s.id for s in p.transcript.segments)
+
+
+# ----------------------------------------------------------------------------- documented shapes
+def test_numeric_and_string_ids_are_one_id_in_numeric_order() -> None:
+    p = StreamProtocol()
+    p.receive_text(M({**S("x", [W("nine", 9, 9.5)]), "id": 9}, S("10", [W("ten", 10, 10.5)])))
+    p.receive_text(M({**S("x", [W("two", 2, 2.5)]), "id": 2.0}))
+    p.receive_text(M({**S("x", [W("NINE", 9, 9.5, True)]), "id": "9"}))  # replaces id 9
+    tr = p.transcript
+    assert [s.id for s in tr.segments] == ["2", "9", "10"]
+    assert tr.text == "two NINE ten"
+    assert p.is_final("9")
+    ev = p.receive_text(M({**S("x", [W("t", 0, 1)]), "id": True}))
+    assert len(ev) == 1 and isinstance(ev[0], ErrorEvent) and ev[0].type == "invalid_message"
+
+
+def test_both_trace_echo_shapes_checkpoint_echoes_and_cleared() -> None:
+    from fw_asr_widgets.api._stream_protocol import StateCleared
+
+    p = StreamProtocol()
+    p.trace("a")
+    p.trace("b")
+    assert p.receive_text(M(trace_id="a")) == [Checkpoint("a")]  # the older envelope
+    echo = {"event_id": "e", "object": "stt.output.trace", "trace_id": "b"}
+    assert p.receive_text(json.dumps(echo)) == [Checkpoint("b")]
+    assert p.pending_traces == {}
+    cleared = {"event_id": "e", "object": "stt.state.cleared", "reset_id": "r1"}
+    assert p.receive_text(json.dumps(cleared)) == [StateCleared("r1")]
+    frames = p.finish(checkpoint=True)
+    assert [json.loads(f.data).get("checkpoint_id") for f in frames] == ["final", None]
+    assert [f.kind for f in frames] == ["checkpoint", "trace"]
+    assert p.pending_checkpoints == {"final": 0}
+    ev = p.receive_text(M(S("0", [W("done", 0, 1, True)]), checkpoint_id="final"))
+    assert [type(e) for e in ev] == [SegmentUpdated, SegmentFinal, Checkpoint]
+    assert ev[-1] == Checkpoint("final", "checkpoint")
+    assert p.checkpoint_finished and not p.finished and p.pending_checkpoints == {}
+    assert p.receive_text(json.dumps({**echo, "trace_id": "final"})) == [Checkpoint("final")]
+    assert p.finished
+
+
+def test_a_refused_checkpoint_is_not_an_error_but_other_errors_are() -> None:
+    refusal = '{"error": {"type": "invalid_request_error", "message": "unknown event object"}}'
+    p = StreamProtocol()
+    ev = p.receive_text(refusal)  # no checkpoint waiting: a real error
+    assert len(ev) == 1 and isinstance(ev[0], ErrorEvent)
+    p.finish(checkpoint=True)
+    assert p.receive_text(refusal) == []
+    assert p.refused_checkpoints == ["unknown event object"] and p.pending_checkpoints == {}
+    ev = p.receive_text(refusal)  # only one per checkpoint
+    assert len(ev) == 1 and isinstance(ev[0], ErrorEvent)
+    q = StreamProtocol()
+    q.finish(checkpoint=True)
+    ev = q.receive_text('{"error": {"type": "server_error", "message": "boom"}}')
+    assert ev == [ErrorEvent("server_error", "boom")] and q.pending_checkpoints == {"final": 0}
+
+
+def test_reconnect_resends_written_markers_once_and_in_order() -> None:
+    p = StreamProtocol()
+    written(p, 1.0)
+    frames = p.finish(checkpoint=True)
+    p.mark_written(frames[0])  # the checkpoint reached the old socket, the trace did not
+    again = p.begin_reconnect()
+    kinds = [f.kind for f in again]
+    assert kinds.count("checkpoint") == 1 and "trace" not in kinds  # the queue still has it
+    assert kinds[-1] == "checkpoint" and again[-1].end_sample == RATE
+    p.mark_written(again[-1])
+    p.mark_written(frames[1])
+    # next reconnect: both were written to the socket, both go again, checkpoint first
+    kinds = [f.kind for f in p.begin_reconnect() if f.kind != "audio"]
+    assert kinds == ["checkpoint", "trace"]
+
+
+def test_session_times_restart_at_zero_and_get_the_connection_offset() -> None:
+    p = StreamProtocol()
+    written(p, 4.0)
+    p.receive_text(M(S(0, [W("one", 0.5, 1.0, True)]), S(1, [W("two", 1.5, 2.0)])))
+    p.begin_reconnect()  # resumes at 1.0 s: the new session's 0 is the stream's 1.0 s
+    p.receive_text(M(S(0, [W("two", 0.5, 1.0, True), W("three", 2.0, 2.5, True)])))
+    tr = p.transcript
+    assert tr.text == "one two three"
+    assert [t for w in tr.words for t in (w.start, w.end)] == pytest.approx(
+        [0.5, 1.0, 1.5, 2.0, 3.0, 3.5]
+    )
+    assert [s.start for s in tr.segments] == pytest.approx([0.5, 1.5])

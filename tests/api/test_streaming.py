@@ -274,3 +274,45 @@ def test_ctrl_c_breaks_out_of_waiting_for_events(config: ClientConfig, data_dir:
         # The stream is still usable after the interrupt: audio in, transcript out.
         stream.send(decode(data_dir / "jfk.wav"))
         assert wer(stream.finish(timeout=120).text) <= 0.25
+
+
+def test_streaming_models_route_to_their_documented_hosts() -> None:
+    """The hosts table of docs/fireworks-audio-api.md: v2 has its own host; overrides win."""
+    from fw_asr_widgets.api._config import DEFAULT_STREAMING_MODEL
+
+    cfg = ClientConfig.resolve(api_key="k")
+    path = "/v1/audio/transcriptions/streaming?model="
+    assert stream_url(cfg, model="fireworks-asr-v2").startswith(
+        "wss://audio-streaming-v2.api.fireworks.ai" + path + "fireworks-asr-v2&"
+    )
+    assert stream_url(cfg, model="fireworks-asr-large").startswith(
+        "wss://audio-streaming.api.fireworks.ai" + path
+    )
+    assert DEFAULT_STREAMING_MODEL == "fireworks-asr-large"
+    assert stream_url(cfg).startswith("wss://audio-streaming.api.fireworks.ai" + path)
+    assert open_sync_stream(cfg).url == stream_url(cfg)
+    # a per-model override (a dedicated v2 endpoint) leaves the other models alone
+    dedicated = ClientConfig.resolve(
+        api_key="k", hosts={"fireworks-asr-v2": "https://my-v2.example.test/v1"}
+    )
+    assert stream_url(dedicated, model="fireworks-asr-v2").startswith(
+        "wss://my-v2.example.test" + path
+    )
+    assert stream_url(dedicated, model="fireworks-asr-large").startswith(
+        "wss://audio-streaming.api.fireworks.ai" + path
+    )
+    # ... and beats a base_url, which covers every other model
+    both = ClientConfig.resolve(
+        api_key="k", base_url="http://proxy.test", hosts={"fireworks-asr-v2": "wss://v2.test"}
+    )
+    assert stream_url(both, model="fireworks-asr-v2").startswith("wss://v2.test" + path)
+    assert stream_url(both, model="fireworks-asr-large").startswith("ws://proxy.test" + path)
+    assert both.http_base("whisper-v3") == "http://proxy.test"
+    assert ClientConfig.resolve(hosts={"whisper-v3": "wss://h.test"}).http_base("whisper-v3") == (
+        "https://h.test"
+    )
+    # a stream's own base_url beats everything, for that stream only
+    s = open_sync_stream(both, model="fireworks-asr-v2", base_url="https://one.test/v1")
+    assert s.url.startswith("wss://one.test" + path + "fireworks-asr-v2&")
+    with pytest.raises(ValueError, match="base_url"):
+        ClientConfig.resolve(hosts={"fireworks-asr-v2": "audio-streaming-v2"})

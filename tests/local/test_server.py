@@ -258,9 +258,9 @@ def test_unknown_path_and_method(url: str) -> None:
     r = httpx.post(
         url + "/v1/audio/alignments",
         files={"file": ("a.wav", b"x")},
-        data={"text": "hi", "response_format": "json"},
+        data={"text": "hi", "response_format": "text"},
     )
-    assert_error(r, 400, "invalid_request_error", "verbose_json, srt, vtt")
+    assert_error(r, 400, "invalid_request_error", "json, verbose_json, srt, vtt")
 
 
 def test_twenty_minutes_of_silence_is_empty(url: str, tmp_path: Path) -> None:
@@ -366,7 +366,7 @@ def test_without_multilingual_model_other_languages_are_400_with_hint(
         (TRANSCRIBE, {"language": "de"}),
     ):
         r = httpx.post(url + path, files={"file": ("jfk.wav", jfk)}, data=data, timeout=60)
-        assert_error(r, 400, "invalid_request_error", 'pip install "fw-asr-widgets[multilingual]"')
+        assert_error(r, 400, "invalid_request_error", models.INSTALL_MULTILINGUAL)
     # English still works, and language=None means English with tiny.en only.
     r = httpx.post(url + TRANSCRIBE, files={"file": ("jfk.wav", jfk)}, timeout=60)
     assert r.status_code == 200 and r.headers["x-fw-asr-local-model"] == "tiny.en"

@@ -23,10 +23,21 @@ def texts(words: Any) -> list[str]:
     return [w.word for w in words]
 
 
-def merge(state: dict[str, dict[str, Any]], msg: dict[str, Any]) -> None:
-    """The client's rule: each listed segment replaces the entry with its id."""
+def merge(state: dict[int, dict[str, Any]], msg: dict[str, Any]) -> None:
+    """The published rule: each listed segment replaces the entry with its id."""
     for seg in msg["segments"]:
         state[seg["id"]] = seg
+
+
+def merge_livekit(state: dict[int, dict[str, Any]], msg: dict[str, Any]) -> None:
+    """LiveKit's rule: replace by id, then drop local ids above the message's highest id."""
+    if not msg["segments"]:
+        return
+    top = max(seg["id"] for seg in msg["segments"])
+    for seg in msg["segments"]:
+        state[seg["id"]] = seg
+    for k in [k for k in state if k > top]:
+        del state[k]
 
 
 # -- unit tests ---------------------------------------------------------------------------
@@ -105,19 +116,19 @@ def test_segments_close_at_finished_segment_end() -> None:
     la.insert(h)
     m1 = la.message()
     assert m1 is not None
-    assert [s["id"] for s in m1["segments"]] == ["0"]
+    assert [s["id"] for s in m1["segments"]] == [0]
     assert all(not w["is_final"] for w in m1["words"])
     la.insert(h)
     m2 = la.message()
     assert m2 is not None
     # Segment 0 closes with its word final; segment 1 is open with committed + no partial.
-    assert [s["id"] for s in m2["segments"]] == ["0", "1"]
+    assert [s["id"] for s in m2["segments"]] == [0, 1]
     assert m2["segments"][0]["words"][0]["is_final"] is True
     assert m2["segments"][0]["text"] == "Hello."
     # Nothing partial is left (a pause): segment 1 closes too.
     assert m2["segments"][1]["text"] == "How are"
     assert all(w["is_final"] for w in m2["segments"][1]["words"])
-    assert la.open_id == "2"
+    assert la.open_id == 2
     assert la.last_closed_end == pytest.approx(1.9)
     assert la.message() is None  # nothing changed
     assert m2["text"] == "Hello. How are"
@@ -134,7 +145,7 @@ def test_open_segment_keeps_committed_words_while_partial_follow() -> None:
         ("are", True),
         ("you", False),
     ]
-    assert la.open_id == "0"
+    assert la.open_id == 0
 
 
 def test_withdrawn_partial_words_empty_the_open_segment() -> None:
@@ -144,7 +155,7 @@ def test_withdrawn_partial_words_empty_the_open_segment() -> None:
     la.insert([])
     m = la.message()
     assert m is not None
-    assert m["segments"] == [{"id": "0", "text": "", "start": 0.0, "end": 0.0, "words": []}]
+    assert m["segments"] == [{"id": 0, "text": "", "start": 0.0, "end": 0.0, "words": []}]
     assert la.message() is None
 
 
@@ -155,8 +166,69 @@ def test_clear_starts_a_new_context_and_segment() -> None:
     la.insert([W("one", 1.0)])  # not de-duplicated against the previous context
     la.insert([W("one", 1.0)], final=True)
     assert texts(la.committed) == ["one", "one"]
-    assert [s.id for s in la.segments] == ["0", "1"]
+    assert [s.id for s in la.segments] == [0, 1]
     assert "one" not in la.context_text(10.0).split()[1:]
+
+
+def test_closed_segments_come_in_a_message_of_their_own() -> None:
+    """The newest segment of the first message ends with an is_final word (LiveKit's final)."""
+    la = LocalAgreement()
+    h = [W("Hello.", 0.0, seg_end=True), W("How", 1.0), W("are", 1.5)]
+    la.insert(h)
+    la.message()
+    la.insert([*h, W("you", 2.0)])
+    first, second = la.messages()
+    assert [s["id"] for s in first["segments"]] == [0]
+    assert first["segments"][-1]["words"][-1]["is_final"] is True
+    assert [s["id"] for s in second["segments"]] == [1]
+    assert second["segments"][0]["words"][-1]["is_final"] is False
+    assert la.messages() == []
+
+
+def test_times_and_word_fields_follow_the_session_options() -> None:
+    la = LocalAgreement(language="en", word_times=False, segment_times=False)
+    la.insert([HypWord("Hi", 0.5, 0.9, 0.8, no_speech=0.25)])
+    msg = la.message()
+    assert msg is not None
+    assert msg["segments"] == [
+        {
+            "id": 0,
+            "text": "Hi",
+            "words": [
+                {
+                    "word": "Hi",
+                    "probability": 0.8,
+                    "is_final": False,
+                    "language": "en",
+                    "hallucination_score": 0.25,
+                }
+            ],
+        }
+    ]
+    la.word_times = True
+    la.insert([HypWord("Hi", 0.5, 0.9, 0.8)], final=True)
+    word = la.message(full=True)["segments"][0]["words"][0]  # type: ignore[index]
+    assert (word["start"], word["end"], word["is_final"]) == (0.5, 0.9, True)
+
+
+def test_text_frames_parse_into_documented_events() -> None:
+    import json
+
+    from fw_asr_widgets.local.streaming import _parse_text
+
+    def parse(obj: object) -> tuple[str, object]:
+        return _parse_text(json.dumps(obj))
+
+    assert parse({"checkpoint_id": "final"}) == ("checkpoint", "final")
+    assert parse({"checkpoint_id": 3}) == ("checkpoint", 3)
+    trace = {"event_id": "e", "object": "stt.input.trace", "trace_id": "t"}
+    assert parse(trace) == ("trace", ("e", "t"))
+    clear = {"event_id": "c", "object": "stt.state.clear", "reset_id": "r"}
+    assert parse(clear) == ("clear", ("c", "r"))
+    for bad in (None, True, "", [1]):
+        assert parse({"checkpoint_id": bad})[0] == "error"
+    assert parse({"object": "stt.input.trace"})[0] == "error"
+    assert parse({"object": "nope"})[0] == "error"
 
 
 # -- property tests -----------------------------------------------------------------------
@@ -202,8 +274,9 @@ def streams(draw: st.DrawFn) -> tuple[list[HypWord], list[list[HypWord]]]:
 def test_agreement_properties(data: tuple[list[HypWord], list[list[HypWord]]]) -> None:
     truth, steps = data
     la = LocalAgreement()
-    client: dict[str, dict[str, Any]] = {}
-    closed_sent: set[str] = set()
+    client: dict[int, dict[str, Any]] = {}
+    livekit: dict[int, dict[str, Any]] = {}
+    closed_sent: set[int] = set()
     before: tuple[HypWord, ...] = ()
     for i, hyp in enumerate(steps):
         la.insert(hyp, final=i == len(steps) - 1)
@@ -213,28 +286,48 @@ def test_agreement_properties(data: tuple[list[HypWord], list[list[HypWord]]]) -
         before = now
         # Never a wrong word, never a word twice: committed is a prefix of the truth.
         assert texts(now) == texts(truth[: len(now)])
-        msg = la.message()
-        if msg is None:
-            continue
-        for seg in msg["segments"]:
-            # The client's rule: a segment with words, all final, is final. It must have
-            # closed and never be listed again; any other listed segment is the open one.
-            assert seg["id"] not in closed_sent
-            if seg["words"] and all(w["is_final"] for w in seg["words"]):
-                assert seg["id"] != la.open_id
-                closed_sent.add(seg["id"])
-            else:
-                assert seg["id"] == la.open_id
-        merge(client, msg)
+        for msg in la.messages():
+            _check_message(msg, closed_sent, la.open_id)
+            merge(client, msg)
+            merge_livekit(livekit, msg)
+            assert {k: v for k, v in livekit.items() if v["words"]} == {
+                k: v for k, v in client.items() if v["words"]
+            }
     # The final pass commits everything heard: exactly the truth.
     assert texts(la.committed) == texts(truth)
     full = la.message(full=True)
     assert full is not None
     assert all(w["is_final"] for w in full["words"])
-    assert [s["id"] for s in full["segments"]] == [str(i) for i in range(len(full["segments"]))]
+    assert [s["id"] for s in full["segments"]] == list(range(len(full["segments"])))
     assert [w["word"] for w in full["words"]] == texts(truth)
-    # Merged client state equals the final state message.
-    assert [client[k] for k in sorted(client, key=int) if client[k]["words"]] == full["segments"]
+    # Merged client state (under both rules) equals the final state message.
+    assert [client[k] for k in sorted(client) if client[k]["words"]] == full["segments"]
+    merge_livekit(livekit, full)
+    assert [livekit[k] for k in sorted(livekit) if livekit[k]["words"]] == full["segments"]
+
+
+def _check_message(msg: dict[str, Any], closed_sent: set[int], open_id: int) -> None:
+    segs = msg["segments"]
+    assert segs and all(isinstance(s["id"], int) for s in segs)
+    assert [s["id"] for s in segs] == sorted(s["id"] for s in segs)
+    # The highest id sent so far is in every message (LiveKit drops local ids above it).
+    assert segs[-1]["id"] >= max(closed_sent, default=-1)
+    # Segments that just closed come in a message of their own: the newest one then ends with
+    # an is_final word (LiveKit's final transcript); the open segment comes last otherwise.
+    for seg in segs[:-1]:
+        assert seg["words"] and all(w["is_final"] for w in seg["words"])
+    for seg in segs:
+        # A segment with words, all final, is final: it must have closed and never be listed
+        # again; any other listed segment is the open one.
+        assert seg["id"] not in closed_sent
+        assert {"word", "start", "end", "probability", "is_final", "language"} <= {
+            k for w in seg["words"] for k in w
+        } or not seg["words"]
+        if seg["words"] and all(w["is_final"] for w in seg["words"]):
+            assert seg["id"] != open_id
+            closed_sent.add(seg["id"])
+        else:
+            assert seg["id"] == open_id
 
 
 # -- the engine on real speech ------------------------------------------------------------

@@ -127,11 +127,11 @@ class Session:
 
 
 def _merge(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    state: dict[str, dict[str, Any]] = {}
+    state: dict[int, dict[str, Any]] = {}
     for msg in messages:
         for seg in msg["segments"]:
             state[seg["id"]] = seg
-    return [state[k] for k in sorted(state, key=int) if state[k]["words"]]
+    return [state[k] for k in sorted(state) if state[k]["words"]]
 
 
 def _check_final(session: Session, final: dict[str, Any]) -> float:
@@ -139,7 +139,7 @@ def _check_final(session: Session, final: dict[str, Any]) -> float:
     assert final["language"] == "en"
     assert final["segments"], "empty final transcript"
     for seg in final["segments"]:
-        assert isinstance(seg["id"], str) and seg["id"].isdigit()
+        assert isinstance(seg["id"], int)
         assert all(w["is_final"] is True for w in seg["words"])
     assert [w["is_final"] for w in final["words"]] == [True] * len(final["words"])
     # The client-side merge of every update before the final state message equals it.
@@ -165,7 +165,9 @@ def test_stream_jfk_4x_with_mid_trace(ws_url: str, jfk_pcm: bytes, errors: Recor
     echoes = [m["trace_id"] for m in msgs if "trace_id" in m]
     assert echoes == ["mid-5s", "final"]
     mid = next(m for m in msgs if m.get("trace_id") == "mid-5s")
-    assert mid["segments"] == [] and mid["text"]  # the echo carries the text so far
+    assert mid == {"event_id": "e-mid-5s", "object": "stt.output.trace", "trace_id": "mid-5s"}
+    # The echo follows an update covering the audio before it.
+    assert any("segments" in m for m in msgs[: msgs.index(mid)])
     # Partial words were sent before they were final.
     assert any(not w["is_final"] for m in session.updates() for w in m["words"])
     assert not errors.records
@@ -174,7 +176,7 @@ def test_stream_jfk_4x_with_mid_trace(ws_url: str, jfk_pcm: bytes, errors: Recor
 @pytest.mark.slow
 def test_stream_jfk_realtime_latency(ws_url: str, jfk_pcm: bytes) -> None:
     """1x real time: WER, and the commit latency (printed, not asserted)."""
-    with connect(ws_url, max_size=None) as ws:
+    with connect(ws_url + "?timestamp_granularities=word,segment", max_size=None) as ws:
         session = Session(ws)
         session.stream(jfk_pcm, speed=1.0)
         final = session.finish()
@@ -223,13 +225,15 @@ def test_odd_sized_frames_and_clear(ws_url: str, jfk_pcm: bytes) -> None:
     msgs = [m for _, m in session.messages]
     reset = [i for i, m in enumerate(msgs) if m.get("reset_id") == "r1"]
     assert len(reset) == 1
+    assert msgs[reset[0]] == {"event_id": "c", "object": "stt.state.cleared", "reset_id": "r1"}
     before_ids = {s["id"] for m in msgs[: reset[0] + 1] for s in m.get("segments", [])}
     after_ids = {s["id"] for m in msgs[reset[0] + 1 :] for s in m.get("segments", [])}
     assert before_ids and after_ids
     # Segments before the clear are final and never revised afterwards.
     assert min(int(i) for i in after_ids - before_ids) > max(int(i) for i in before_ids)
     assert {s["id"] for s in final["segments"]} >= before_ids
-    assert all(w["is_final"] for w in msgs[reset[0]]["words"])
+    # The update sent before the acknowledgement finalised everything heard.
+    assert msgs[reset[0] - 1]["words"] and all(w["is_final"] for w in msgs[reset[0] - 1]["words"])
     # Split mid-word at 5 s, so allow a little more error than the whole stream.
     assert jiwer.wer(_norm(JFK_REFERENCE), _norm(final["text"])) <= 0.3
 
@@ -285,7 +289,8 @@ def test_response_format_json_sends_text_only(ws_url: str, jfk_pcm: bytes) -> No
         session.ws.send(_trace("final"))
         assert session.done.wait(60)
     msgs = [m for _, m in session.messages]
-    assert all(set(m) <= {"text", "trace_id"} for m in msgs)
+    assert msgs[-1] == {"event_id": "e-final", "object": "stt.output.trace", "trace_id": "final"}
+    assert all(set(m) == {"text"} for m in msgs[:-1])
     assert jiwer.wer(_norm(JFK_REFERENCE), _norm(msgs[-2]["text"])) <= 0.2
 
 
@@ -298,3 +303,100 @@ def test_through_the_embedded_server(local_server: Any, jfk_pcm: bytes) -> None:
         final = session.finish()
     error = _check_final(session, final)
     assert error <= 0.2
+
+
+def _wait_for(session: Session, pred: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _, m in list(session.messages):
+            if pred(m):
+                return m
+        time.sleep(0.02)
+    raise AssertionError("no such message")
+
+
+def test_checkpoint_mid_stream_finalises_and_the_session_goes_on(
+    ws_url: str, jfk_pcm: bytes
+) -> None:
+    """`{"checkpoint_id": X}` flushes: its answer is the full, final state carrying X."""
+    with connect(ws_url, max_size=None) as ws:
+        session = Session(ws)
+        session.stream(jfk_pcm[: 32000 * 5], speed=None)
+        ws.send(json.dumps({"checkpoint_id": 7}))
+        answer = _wait_for(session, lambda m: m.get("checkpoint_id") == 7)
+        assert answer["segments"] and answer["text"]
+        assert all(isinstance(s["id"], int) for s in answer["segments"])
+        assert all(w["is_final"] for w in answer["words"])
+        # No timestamp_granularities asked for: no times on words or segments.
+        assert all("start" not in w and "end" not in w for w in answer["words"])
+        assert all("start" not in s and "end" not in s for s in answer["segments"])
+        assert {"word", "probability", "is_final", "language", "hallucination_score"} <= set(
+            answer["words"][0]
+        )
+        before = {s["id"] for s in answer["segments"]}
+        session.stream(jfk_pcm[32000 * 5 :], speed=None)
+        final = session.finish()
+    assert {s["id"] for s in final["segments"]} >= before
+    assert max(s["id"] for s in final["segments"]) > max(before)
+    assert jiwer.wer(_norm(JFK_REFERENCE), _norm(final["text"])) <= 0.3
+
+
+def test_times_only_as_timestamp_granularities_asks(ws_url: str, jfk_pcm: bytes) -> None:
+    with connect(ws_url + "?timestamp_granularities=word", max_size=None) as ws:
+        session = Session(ws)
+        session.stream(jfk_pcm[: 32000 * 4], speed=None)
+        final = session.finish()
+    assert final["words"] and all({"start", "end"} <= set(w) for w in final["words"])
+    assert all("start" not in s for s in final["segments"])
+
+
+def test_trace_without_new_audio_is_answered_from_the_last_decode(
+    ws_url: str, jfk_pcm: bytes
+) -> None:
+    with connect(ws_url, max_size=None) as ws:
+        session = Session(ws)
+        session.stream(jfk_pcm[: 32000 * 3], speed=None)
+        ws.send(_trace("a"))
+        _wait_for(session, lambda m: m.get("trace_id") == "a")
+        ws.send(_trace("b"))
+        _wait_for(session, lambda m: m.get("trace_id") == "b")
+        session.finish()
+    msgs = [m for _, m in session.messages]
+    ia = msgs.index(next(m for m in msgs if m.get("trace_id") == "a"))
+    ib = msgs.index(next(m for m in msgs if m.get("trace_id") == "b"))
+    assert ib == ia + 1  # no decode in between: nothing new to say
+    assert msgs[ib] == {"event_id": "e-b", "object": "stt.output.trace", "trace_id": "b"}
+
+
+def test_many_traces_share_decodes(ws_url: str, jfk_pcm: bytes) -> None:
+    """A trace after every 100 ms chunk, sent at once: every trace is echoed in order, after
+    the update covering it, and far fewer decodes run than traces were sent."""
+    n = 60
+    with connect(ws_url, max_size=None) as ws:
+        session = Session(ws)
+        session.stream(jfk_pcm[: CHUNK * n], speed=None, trace_at={i: f"t{i}" for i in range(n)})
+        _wait_for(session, lambda m: m.get("trace_id") == f"t{n - 1}")
+        session.finish()
+    msgs = [m for _, m in session.messages]
+    echoes = [m["trace_id"] for m in msgs if m.get("object") == "stt.output.trace"]
+    assert echoes == [f"t{i}" for i in range(n)] + ["final"]
+    last_echo = max(i for i, m in enumerate(msgs) if m.get("trace_id") == f"t{n - 1}")
+    updates = [m for m in msgs[:last_echo] if "segments" in m]
+    assert updates and len(updates) < n // 3
+
+
+def test_text_timeout_closes_the_open_segment_without_a_trace(ws_url: str, jfk_pcm: bytes) -> None:
+    """text_timeout_seconds=1: when the frames stop for 1 s, the open segment is finalised."""
+    with connect(ws_url + "?text_timeout_seconds=1", max_size=None) as ws:
+        session = Session(ws)
+        session.stream(jfk_pcm[: 32000 * 4], speed=None)
+        last = _wait_for(
+            session,
+            lambda m: m.get("words") and all(w["is_final"] for w in m["segments"][-1]["words"]),
+            timeout=60,
+        )
+        assert "trace_id" not in last and "checkpoint_id" not in last
+        text = " ".join(w["word"] for w in last["words"])
+        final = session.finish()
+    assert text and _norm(text).split()[0] == "and"
+    assert final["segments"]

@@ -9,7 +9,6 @@ import pytest
 
 from fw_asr_widgets.transcript import Transcript, normalize_text
 from fw_asr_widgets.transcript._diff import diff_counts
-from fw_asr_widgets.transcript._uncertain import looks_invented, segment_flags
 
 
 def _tr(*segs: tuple[float, str, str]) -> Transcript:
@@ -112,14 +111,3 @@ def test_diff_with_an_stm_reference_spreads_word_times(data_dir: Path) -> None:
         "insertion": 4,
         "deletion": 0,
     }
-
-
-def test_segment_flags() -> None:
-    tr = _tr(
-        (0.0, "A", "thank you thank you thank you thank you"),
-        (5.0, "A", "this is a perfectly ordinary sentence"),
-    )
-    assert segment_flags(tr.segments) == [True, False]
-    assert looks_invented("hello", avg_logprob=-1.5, no_speech_prob=0.9)
-    assert not looks_invented("hello", avg_logprob=-0.2, no_speech_prob=0.9)
-    assert looks_invented("la " * 40)

@@ -11,6 +11,7 @@ import pytest
 
 from fw_asr_widgets.widgets import CompareView, Timeline, TranscriptViewer, Uploader
 from fw_asr_widgets.widgets._base import HERE, bundle
+from fw_asr_widgets.widgets.search import CorpusSearch
 
 SHARED = ("h", "fmtTime", "lastLE", "bytesOf", "speakerColor")
 
@@ -26,7 +27,7 @@ def test_helpers_are_defined_once_in_the_repository() -> None:
                 assert not defs, f"{js.name} defines {name}() again: import it from _shared.js"
 
 
-@pytest.mark.parametrize("cls", [TranscriptViewer, Timeline, Uploader, CompareView])
+@pytest.mark.parametrize("cls", [TranscriptViewer, Timeline, Uploader, CompareView, CorpusSearch])
 def test_bundled_modules_inline_the_helpers(cls: type, tmp_path: Path) -> None:
     src = cls._esm
     assert isinstance(src, str)

@@ -178,3 +178,26 @@ def test_correcting_the_two_speaker_call_to_its_stm(
     for _ in range(v.n_edits):
         v.undo()
     assert v.transcript.wer(stm) == pytest.approx(wer0)
+
+
+def test_rows_flag_segments_that_look_invented() -> None:
+    tr = Transcript.from_response(
+        {
+            "text": "",
+            "segments": [
+                {"id": 0, "start": 0.0, "end": 4.0, "text": "thank you " * 8},
+                {"id": 1, "start": 4.0, "end": 6.0, "text": "an ordinary sentence here"},
+                {
+                    "id": 2,
+                    "start": 6.0,
+                    "end": 7.0,
+                    "text": "hello",
+                    "avg_logprob": -1.4,
+                    "no_speech_prob": 0.9,
+                },
+            ],
+        }
+    )
+    v = TranscriptViewer(tr)
+    assert [r[4] for r in v.segments] == [1, 0, 1]
+    assert list(tr.to_pandas()["hallucination"]) == [True, False, True]  # the same rule
