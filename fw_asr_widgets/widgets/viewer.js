@@ -86,8 +86,10 @@ class ViewerView {
     // editing
     this.focus = { i: -1, w: -1 }; // row, position of the word in words[i]
     this.anchor = -1; // selection: positions anchor..focus.w in row focus.i
+    // seq: unique across views of one widget (each view's patch comes back to every view)
+    this.viewId = Math.random().toString(36).slice(2, 10);
     this.seq = 0;
-    /** @type {{seq: number, sent: number, after?: (msg: any) => void} | null} */ this.inFlight = null;
+    /** @type {{seq: string, sent: number, after?: (msg: any) => void} | null} */ this.inFlight = null;
     /** @type {Array<() => any>} */ this.queue = [];
     this.build(el);
     this.bind();
@@ -1011,7 +1013,7 @@ class ViewerView {
     const item = /** @type {() => any} */ (this.queue.shift())();
     const op = item.make();
     if (!op) { this.pump(); return; }
-    const seq = ++this.seq;
+    const seq = `${this.viewId}-${++this.seq}`;
     this.inFlight = { seq, sent: performance.now(), after: item.after };
     this.root.dataset.pending = "1";
     this.model.send({ type: "edit", seq, op });
