@@ -44,7 +44,7 @@ const SHORTCUTS = [
   ["Insert or +", "insert a word after it"],
   ["S", "split the segment before the word"],
   ["M", "merge the segment with the next"],
-  ["P", "speaker of the segment (or of the selected words)"],
+  ["P then 1–9 / 0", "speaker of the segment (or of the selected words) / a new one"],
   ["N / Shift+N", "next / previous uncertain word"],
   ["Esc or Ctrl+Space", "play / pause"],
   ["Ctrl+← / Ctrl+→", `back / forward ${JUMP} s`],
@@ -86,6 +86,7 @@ class ViewerView {
     // editing
     this.focus = { i: -1, w: -1 }; // row, position of the word in words[i]
     this.anchor = -1; // selection: positions anchor..focus.w in row focus.i
+    this.picking = false; // after P: the next digit picks a speaker
     // seq: unique across views of one widget (each view's patch comes back to every view)
     this.viewId = Math.random().toString(36).slice(2, 10);
     this.seq = 0;
@@ -945,6 +946,7 @@ class ViewerView {
     if (inField && t !== this.scroller) return;
     const mod = ev.ctrlKey || ev.metaKey;
     const editable = !!this.model.get("editable");
+    if (this.picking) { this.onPickKey(ev); return; }
     let done = true;
     if (mod && (ev.key === "z" || ev.key === "Z") && editable) this.edit(() => ({ op: ev.shiftKey ? "redo" : "undo" }));
     else if (mod && (ev.key === "y" || ev.key === "Y") && editable) this.edit(() => ({ op: "redo" }));
@@ -977,7 +979,7 @@ class ViewerView {
     else if (editable && (ev.key === "Insert" || ev.key === "+")) this.startInsert();
     else if (editable && (ev.key === "s" || ev.key === "S")) this.splitHere();
     else if (editable && (ev.key === "m" || ev.key === "M")) this.mergeHere();
-    else if (editable && (ev.key === "p" || ev.key === "P")) this.spkSelect.focus();
+    else if (editable && (ev.key === "p" || ev.key === "P")) this.startPick();
     else done = false;
     if (done) { ev.preventDefault(); ev.stopPropagation(); }
   }
@@ -1173,6 +1175,37 @@ class ViewerView {
     const { i } = this.focus;
     if (i < 0) return;
     this.edit(() => ({ op: "merge", segment: i }));
+  }
+
+  // P, then a digit: the speaker of that number in the legend (0: a new speaker); Esc cancels.
+  startPick() {
+    if (this.focus.i < 0) return;
+    /** @type {string[]} */
+    const sp = this.model.get("speakers") || [];
+    const nm = this.names();
+    this.picking = true;
+    this.root.dataset.picking = "1";
+    const list = sp.slice(0, 9).map((label, n) => `${n + 1} ${nm[label] || label}`).join(" · ");
+    this.setStatus(`Speaker: ${list} · 0 new speaker · Esc cancel`);
+  }
+
+  /** @param {KeyboardEvent} ev */
+  onPickKey(ev) {
+    if (["Shift", "Control", "Alt", "Meta"].includes(ev.key)) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    this.picking = false;
+    delete this.root.dataset.picking;
+    this.setStatus("");
+    /** @type {string[]} */
+    const sp = this.model.get("speakers") || [];
+    const d = ev.key >= "0" && ev.key <= "9" ? Number(ev.key) : -1;
+    if (d === 0) {
+      this.newSpk.style.display = "";
+      this.newSpk.focus();
+    } else if (d > 0 && d <= sp.length) {
+      this.assignSpeaker(sp[d - 1]);
+    }
   }
 
   onSpeakerPick() {
