@@ -82,3 +82,13 @@ def test_client_compare_runs_each_model(local_server: Any, data_dir: Path) -> No
         view = fw.compare(data_dir / "jfk.wav", models=["whisper-v3", "whisper-v3-turbo"], client=c)
     assert isinstance(view, fw.CompareView) and view.columns == ["whisper-v3", "whisper-v3-turbo"]
     assert view.has_audio and view.wer["whisper-v3"]["whisper-v3-turbo"] == 0.0
+
+
+def test_a_text_only_reference_is_one_row() -> None:
+    ref = Transcript(text="The cat sat on the mat. And then it left.")
+    cols, rows = align_columns({"b": B}, ref)
+    assert cols == ["reference", "b"] and len(rows) == 1
+    assert rows[0]["cells"][0] == [[ref.text, "", ""]]
+    kinds = [k for _, k, _ in rows[0]["cells"][1]]
+    assert kinds.count("ins") == 1 and kinds.count("sub") == 1 and kinds.count("del") == 1
+    assert CompareView({"b": B}, reference=ref).wer == {"b": round(B.wer(ref), 4)}

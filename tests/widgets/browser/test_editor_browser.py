@@ -57,6 +57,30 @@ class Kernel:
         )
 
 
+def _undo_redo(page: Any, nb: Any, keys: bool) -> None:
+    """Undo the last edit and redo it (buttons or keys); the kernel's segments go back to
+    what they were before it, then to what they were after it."""
+    expr = f"[[s.text, s.speaker] for s in {K}]"
+    after = nb.kernel_json(expr)
+    n = nb.kernel_json("len(v.edits)")
+    _settled(page)
+    if keys:
+        page.keyboard.press("Control+z")
+    else:
+        page.locator(".fwv-undo").click()
+    before = nb.wait_kernel(expr, lambda s: s != after, timeout=20, every=0.2)
+    assert nb.kernel_json("v.edits.operation.iloc[-1]").startswith("undo ")
+    _settled(page)
+    if keys:
+        page.keyboard.press("Control+Shift+z")
+    else:
+        page.locator(".fwv-redo").click()
+    nb.wait_kernel(expr, lambda s: s == after, timeout=20, every=0.2)
+    assert nb.kernel_json("v.edits.operation.iloc[-1]").startswith("redo ")
+    assert nb.kernel_json("len(v.edits)") == n + 2 and before != after
+    _settled(page)
+
+
 def _word(page: Any, i: int, w: int) -> Any:
     return page.locator(f'.fwv-row[data-i="{i}"] .fwv-w[data-w="{w}"]')
 
@@ -104,22 +128,24 @@ def test_edit_by_mouse_and_keyboard_undo_redo_and_reload(
     page.locator(".fwv-word-input").fill("there")
     page.locator(".fwv-word-input").press("Enter")
     kern.wait_text(2, "Oh, there hello.")
-    _settled(page)
+    _undo_redo(page, nb, keys=False)
     assert page.evaluate("document.querySelector('.fwv').dataset.focus") == "2:1"
     # delete it again (it has the focus)
     page.locator(".fwv-delete").click()
     kern.wait_text(2, "Oh, hello.")
     assert kern.last_op() == "delete_word"
+    _undo_redo(page, nb, keys=False)
     # split a segment before its third word, then merge it back
     _word(page, 5, 2).click()
     page.locator(".fwv-split").click()
     kern.wait_text(5, "Okay, then")
     assert len(kern.texts()) == 14 and kern.texts()[6].startswith("I thought")
-    _settled(page)
+    _undo_redo(page, nb, keys=False)
     assert _row_text(page, 6).startswith("I thought")
     _word(page, 5, 0).click()
     page.locator(".fwv-merge").click()
     kern.wait_text(5, orig[5])
+    _undo_redo(page, nb, keys=False)
     assert kern.texts() == [orig[0].replace("Hello?", "Hi?"), *orig[1:]]
     # a run of words to the other speaker: click, Shift+click, pick the speaker
     _settled(page)
@@ -129,6 +155,7 @@ def test_edit_by_mouse_and_keyboard_undo_redo_and_reload(
     kern.wait_text(7, "And I'm Sheila")
     sp = kern.speakers()
     assert sp[7] == "Diane" and sp[8] == "Sheila" and kern.texts()[8].startswith("in Texas")
+    _undo_redo(page, nb, keys=False)
     # a new speaker for a whole segment
     _settled(page)
     _word(page, 0, 0).click()
@@ -137,8 +164,9 @@ def test_edit_by_mouse_and_keyboard_undo_redo_and_reload(
     page.locator(".fwv-newspk").press("Enter")
     nb.wait_kernel(f"{K}[0].speaker", lambda s: s == "Carol", timeout=20, every=0.2)
     page.locator('.fwv-chip[data-speaker="Carol"]').wait_for()
+    _undo_redo(page, nb, keys=False)
     n_mouse = kern.n_edits()
-    assert n_mouse == 9
+    assert n_mouse == 9 + 2 * 6
 
     # ---- keyboard ------------------------------------------------------------------------
     _settled(page)
@@ -156,23 +184,23 @@ def test_edit_by_mouse_and_keyboard_undo_redo_and_reload(
     kern.wait_text(3, "I never know you were there.")
     page.keyboard.press("Delete")  # the focused word
     kern.wait_text(3, "I know you were there.")
-    _settled(page)
+    _undo_redo(page, nb, keys=True)
     assert page.locator(".fwv-w-focus").inner_text() == "know"  # the next word has the focus
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("+")
     page.keyboard.type("really")
     page.keyboard.press("Enter")
     kern.wait_text(3, "I really know you were there.")
-    _settled(page)
+    _undo_redo(page, nb, keys=True)
     page.keyboard.press("ArrowRight")  # "know"
     page.keyboard.press("s")
     kern.wait_text(3, "I really")
     assert kern.texts()[4] == "know you were there."
-    _settled(page)
+    _undo_redo(page, nb, keys=True)
     page.keyboard.press("ArrowUp")  # back to row 3
     page.keyboard.press("m")
     kern.wait_text(3, "I really know you were there.")
-    _settled(page)
+    _undo_redo(page, nb, keys=True)
     # speaker of a run: Shift+arrows, P, then the speaker's number (1: Diane)
     page.keyboard.press("ArrowDown")  # row 4 "Neither did I." (Sheila)
     page.keyboard.press("Shift+ArrowRight")
@@ -181,6 +209,7 @@ def test_edit_by_mouse_and_keyboard_undo_redo_and_reload(
     page.keyboard.press("1")
     kern.wait_text(4, "Neither did")
     assert kern.speakers()[4] == "Diane" and kern.texts()[5] == "I."
+    _undo_redo(page, nb, keys=True)
     # a new speaker by keyboard: P, 0, the name, Enter
     _settled(page)
     page.keyboard.press("p")
@@ -188,8 +217,9 @@ def test_edit_by_mouse_and_keyboard_undo_redo_and_reload(
     page.keyboard.type("Dave")
     page.keyboard.press("Enter")
     nb.wait_kernel(f"{K}[4].speaker", lambda s: s == "Dave", timeout=20, every=0.2)
+    _undo_redo(page, nb, keys=True)
     n_kbd = kern.n_edits() - n_mouse
-    assert n_kbd == 9
+    assert n_kbd == 9 + 2 * 6
     ops = nb.kernel_json("list(v.edits.operation)")
     for op in ("edit_word", "insert_word", "delete_word", "split", "merge", "set_speaker"):
         assert op in ops[n_mouse:] and op in ops[:n_mouse]
