@@ -258,20 +258,21 @@ NOTEBOOKS: dict[str, list[Cell]] = {
         ),
         (
             "md",
-            "## Comparing models\nThe same files through two models, scored against their "
-            "references. On the embedded engine both names are served by the same local "
-            "model, so the scores match; on Fireworks they differ.",
+            "## Comparing models\n`client.compare` runs a file through each model; "
+            "`fw.compare` shows the transcripts word-aligned in columns against the reference "
+            "(differences coloured, a click on a row plays it) with each model's WER. On the "
+            "embedded engine both names are served by the same local model, so they agree; "
+            "on Fireworks they differ. Notebook 05 walks through it on a two-speaker call.",
         ),
         (
             "code",
-            "rows = []\n"
-            'for model in ["whisper-v3", "whisper-v3-turbo"]:\n'
-            '    for name in ["jfk.wav", "english.wav"]:\n'
-            "        tr = client.transcribe(fw.samples.path(name), model=model)\n"
-            '        rows.append({"model": model, "file": name,\n'
-            '                     "wer": tr.wer(fw.samples.REFERENCES[name])})\n'
-            'pd.DataFrame(rows).pivot(index="file", columns="model", values="wer").round(3)',
+            'jfk = fw.samples.path("jfk.wav")\n'
+            'runs = client.compare(jfk, models=["whisper-v3", "whisper-v3-turbo"])\n'
+            'reference = fw.Transcript(text=fw.samples.REFERENCES["jfk.wav"])\n'
+            "view = fw.compare(runs, reference=reference, audio=jfk)\n"
+            "view.wer",
         ),
+        ("code", "# NBVAL_IGNORE_OUTPUT\nview"),
     ],
 }
 
