@@ -375,8 +375,13 @@ class TranscriptViewer(FwWidget):
         self.observe(self._on_names, "speaker_names")
         self.observe(self._on_editable, "editable")
         self.set_transcript(transcript or Transcript(text=""), audio, sample_rate=sample_rate)
-        if speaker_names:
-            self.speaker_names = dict(speaker_names)
+        if speaker_names:  # the starting names: not an edit (nothing to undo)
+            self._syncing_names = True
+            try:
+                self.speaker_names = dict(speaker_names)
+            finally:
+                self._syncing_names = False
+            self._ed.names = dict(self.speaker_names)
 
     # -- public API -----------------------------------------------------------------------
 

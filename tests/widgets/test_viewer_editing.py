@@ -201,3 +201,11 @@ def test_rows_flag_segments_that_look_invented() -> None:
     v = TranscriptViewer(tr)
     assert [r[4] for r in v.segments] == [1, 0, 1]
     assert list(tr.to_pandas()["hallucination"]) == [True, False, True]  # the same rule
+
+
+def test_starting_names_are_not_edits(data_dir: Path) -> None:
+    v = TranscriptViewer(stm_transcript(data_dir), speaker_names={"Sheila": "S"}, editable=True)
+    assert v.edits.empty and not v.can_undo
+    assert "S" in v.transcript.speakers
+    v.speaker_names = {"Sheila": "S", "Diane": "D"}
+    assert list(v.edits.operation) == ["rename_speaker"] and v.edits.after.iloc[0] == "D"
