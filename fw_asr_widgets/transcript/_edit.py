@@ -82,7 +82,7 @@ class Change:
 @dataclass(slots=True)
 class _Step:
     operation: str
-    segment: int
+    segment: int | None  # None: a speaker rename
     word: int | None
     before: str
     after: str
@@ -98,7 +98,7 @@ class _Step:
 class _LogRow:
     time: float
     operation: str
-    segment: int
+    segment: int | None
     word: int | None
     start: float | None
     before: str
@@ -437,7 +437,7 @@ class TranscriptEdits:
             return
         step = _Step(
             "rename_speaker",
-            -1,
+            None,
             None,
             old.get(label, label),
             new.get(label, label),

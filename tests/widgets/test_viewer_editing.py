@@ -96,6 +96,7 @@ def test_python_api_undo_redo_renames_and_log(data_dir: Path) -> None:
         "there",
         "Diane (NJ)",
     )
+    assert log.segment.isna().tolist() == [False] * 4 + [True]  # a rename has no position
     v.undo()  # the rename
     assert v.speaker_names == {} and "Diane" in v.transcript.speakers
     v.undo()  # the merge
