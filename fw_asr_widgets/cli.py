@@ -132,22 +132,8 @@ def _batch(
     client: Any, task: str, files: list[str], concurrency: int, kwargs: dict[str, Any]
 ) -> Iterator[Any]:
     """Results as they complete (each with its `index` in `files`); per-file errors too."""
-    if task == "transcribe":
-        yield from client.transcribe_many(files, concurrency=concurrency, progress=False, **kwargs)
-        return
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    from fw_asr_widgets.api import BatchResult
-
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
-    try:
-        futures = {pool.submit(client.translate, f, **kwargs): i for i, f in enumerate(files)}
-        for fut in as_completed(futures):
-            exc = fut.exception()
-            i = futures[fut]
-            yield BatchResult(files[i], None if exc else fut.result(), exc, i)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    many = client.transcribe_many if task == "transcribe" else client.translate_many
+    return many(files, concurrency=concurrency, progress=False, **kwargs)
 
 
 def cmd_transcribe(args: argparse.Namespace, *, task: str = "transcribe") -> int:

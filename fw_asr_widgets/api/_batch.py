@@ -1,4 +1,5 @@
-"""`transcribe_many`: a bounded pool of concurrent transcriptions, results as they complete.
+"""`transcribe_many`/`translate_many`: a bounded pool of concurrent requests, results as they
+complete.
 
 `concurrency` workers pull the next file from a shared queue, so at most that many uploads
 are in flight and a long list costs no more than its length in memory. A failing file
@@ -9,10 +10,11 @@ cancels the workers that are still running.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fw_asr_widgets.api import _params
 from fw_asr_widgets.api._files import source_name
 from fw_asr_widgets.transcript import Transcript
 
@@ -39,6 +41,29 @@ def batch_source_name(file: object, index: int) -> str:
     """`source_name(file)`, with the position added to placeholder names (`<bytes #3>`)."""
     name = source_name(file)
     return f"{name[:-1]} #{index}>" if name.startswith("<") else name
+
+
+BAR_DESC = {"transcribe": "transcribing", "translate": "translating"}
+"""The progress bar's label per task."""
+
+
+def items(files: Iterable[Any]) -> Sequence[Any]:
+    """`files` as a list or tuple (an iterator is read once, here)."""
+    return files if isinstance(files, list | tuple) else list(files)
+
+
+def check_batch_args(
+    concurrency: int, kwargs: Mapping[str, Any], *, task: str = "transcribe"
+) -> None:
+    """Validate `transcribe_many`/`translate_many` arguments up front (unknown or bad kwargs
+    raise now). `task` is "transcribe" or "translate"."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive integer, not {concurrency!r}")
+    validate = _params.transcription_fields if task == "transcribe" else _params.translation_fields
+    try:
+        validate(**kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{task}_many: {exc}") from None
 
 
 async def iter_batch(
@@ -86,13 +111,13 @@ async def iter_batch(
 class _Bar:
     """A tqdm bar counting files, with the number of failures as postfix (or nothing)."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, enabled: bool, desc: str = "transcribing") -> None:
         self._bar: Any = None
         self.failed = 0
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc="transcribing", unit="file")
+            self._bar = tqdm(total=total, desc=desc, unit="file")
 
     def update(self, result: BatchResult) -> None:
         if self._bar is None:
@@ -107,5 +132,5 @@ class _Bar:
             self._bar.close()
 
 
-def progress_bar(total: int, enabled: bool) -> _Bar:
-    return _Bar(total, enabled)
+def progress_bar(total: int, enabled: bool, desc: str = "transcribing") -> _Bar:
+    return _Bar(total, enabled, desc)

@@ -23,14 +23,29 @@ Decisions where the docs are silent:
   `word,segment`, not the API's own default `segment`: the viewer's word highlight and word
   search and `to_pandas("word")` need words, and a user should not have to know to ask.
   Pass `timestamp_granularities=["segment"]` for segments alone (smaller responses).
+- The request options are declared once, as the TypedDicts `TranscribeOptions`,
+  `TranslateOptions` and `AlignOptions`; each enum once, as a `Literal` (the tuples of allowed
+  values are read from it). The client methods take `**options: Unpack[...]` (IDEs and type
+  checkers complete and check the keywords) and `options_signature` gives them the full
+  keyword-only signature, so `help(Client.transcribe)` and `inspect.signature` list every
+  option with its type and default as before. Chosen over generating the sync twins from the
+  async code (httpcore's unasync): with `**options` the sync methods are two-line wrappers,
+  nothing is generated, and there is no generated file to keep up to date. Unknown keywords
+  raise `TypeError` as they did with explicit parameters.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ForwardRef, Literal, TypedDict, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+from fw_asr_widgets import _wire
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 AlignResponseFormat = Literal["srt", "verbose_json", "vtt"]
@@ -40,15 +55,116 @@ AlignmentModel = Literal["tdnn_ffn", "mms_fa", "gentle"]
 Preprocessing = Literal["none", "dynamic", "soft_dynamic", "bass_dynamic"]
 Temperature = float | Sequence[float]
 
+# The values (shared with the embedded engine and its OpenAPI schema) live in `_wire`; the
+# Literal types above spell them again for type checkers (tests/test_wire.py checks they agree).
+DEFAULT_MODEL = _wire.DEFAULT_MODEL
 DEFAULT_GRANULARITIES: tuple[str, ...] = ("word", "segment")
 """Sent with every `verbose_json` request unless the caller chooses (see Decisions)."""
-RESPONSE_FORMATS: tuple[str, ...] = ("json", "text", "srt", "verbose_json", "vtt")
-ALIGN_RESPONSE_FORMATS: tuple[str, ...] = ("srt", "verbose_json", "vtt")
-JSON_FORMATS: tuple[str, ...] = ("json", "verbose_json")
-GRANULARITIES: tuple[str, ...] = ("word", "segment")
-VAD_MODELS: tuple[str, ...] = ("silero", "whisperx-pyannet")
-ALIGNMENT_MODELS: tuple[str, ...] = ("tdnn_ffn", "mms_fa", "gentle")
-PREPROCESSING: tuple[str, ...] = ("none", "dynamic", "soft_dynamic", "bass_dynamic")
+RESPONSE_FORMATS = _wire.RESPONSE_FORMATS
+ALIGN_RESPONSE_FORMATS = _wire.ALIGN_RESPONSE_FORMATS
+JSON_FORMATS = _wire.JSON_FORMATS
+GRANULARITIES = _wire.GRANULARITIES
+VAD_MODELS = _wire.VAD_MODELS
+ALIGNMENT_MODELS = _wire.ALIGNMENT_MODELS
+PREPROCESSING = _wire.PREPROCESSING
+
+
+# ---------------------------------------------------------------------------------------------
+# The request options: declared once here; the client methods take them as `**options`.
+# ---------------------------------------------------------------------------------------------
+
+
+class TranslateOptions(TypedDict, total=False):
+    """Keyword options of `translate` (and, with `TranscribeOptions`' additions, `transcribe`)."""
+
+    model: str
+    language: str | None
+    prompt: str | None
+    temperature: Temperature | None
+    response_format: ResponseFormat | None
+    timestamp_granularities: list[Granularity] | str | None
+    vad_model: VadModel | None
+    alignment_model: AlignmentModel | None
+    preprocessing: Preprocessing | None
+    skip_vad: bool | None
+    max_clip_len: float | None
+    extra_fields: Mapping[str, Any] | None
+
+
+class TranscribeOptions(TranslateOptions, total=False):
+    """Keyword options of `transcribe`: `translate`'s plus diarization."""
+
+    diarize: bool | None
+    min_speakers: int | None
+    max_speakers: int | None
+    diarization_model: str | None
+
+
+class AlignOptions(TypedDict, total=False):
+    """Keyword options of `align` (`model` only picks the host; it is not sent)."""
+
+    model: str
+    response_format: AlignResponseFormat | None
+    vad_model: VadModel | None
+    alignment_model: AlignmentModel | None
+    preprocessing: Preprocessing | None
+    extra_fields: Mapping[str, Any] | None
+
+
+_METHOD_OF = {
+    "TranscribeOptions": "transcribe",
+    "TranslateOptions": "translate",
+    "AlignOptions": "align",
+}
+"""The client method whose options each TypedDict declares (named in TypeErrors)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _annotation(value: object) -> object:
+    return value.__forward_arg__ if isinstance(value, ForwardRef) else value
+
+
+def options_signature(options: type, *, defaults: Mapping[str, object]) -> Callable[[F], F]:
+    """Give a `(self, file, ..., **options)` method the full signature `help()` shows.
+
+    The method's own parameters stay first; each key of the `options` TypedDict becomes a
+    keyword-only parameter (default `defaults.get(key)`, i.e. None), `extra_fields` last.
+    """
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn)
+        head = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        hints = dict(options.__annotations__)
+        names = [k for k in hints if k != "extra_fields"] + ["extra_fields"] * (
+            "extra_fields" in hints
+        )
+        tail = [
+            inspect.Parameter(
+                k,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=defaults.get(k),
+                annotation=_annotation(hints[k]),
+            )
+            for k in names
+        ]
+        fn.__signature__ = sig.replace(parameters=[*head, *tail])  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+def _check_keys(options: Mapping[str, object], allowed: type) -> None:
+    method = _METHOD_OF[allowed.__name__]
+    for key in options:
+        if key not in allowed.__annotations__:
+            raise TypeError(f"{method}() got an unexpected keyword argument {key!r}")
+
+
+def model_of(options: Mapping[str, object]) -> Any:
+    """The `model` option as given, `DEFAULT_MODEL` when absent."""
+    return options.get("model", DEFAULT_MODEL)
+
 
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}$")
 
@@ -117,7 +233,7 @@ def validate_temperature(value: object) -> list[float] | None:
     out: list[float] = []
     for item in items:
         f = _number(item)
-        if f is None or not 0.0 <= f <= 1.0:
+        if f is None or not _wire.TEMPERATURE_RANGE[0] <= f <= _wire.TEMPERATURE_RANGE[1]:
             raise ValueError(
                 f"temperature must be a float in [0, 1] or a list of them, not {value!r}"
             )
@@ -236,116 +352,88 @@ def _formats(
 
 
 def transcription_fields(
-    *,
-    model: object,
-    language: object = None,
-    prompt: object = None,
-    temperature: object = None,
-    response_format: object = None,
-    timestamp_granularities: object = None,
-    diarize: object = None,
-    min_speakers: object = None,
-    max_speakers: object = None,
-    vad_model: object = None,
-    alignment_model: object = None,
-    preprocessing: object = None,
-    diarization_model: object = None,
-    skip_vad: object = None,
-    max_clip_len: object = None,
-    extra_fields: Mapping[str, object] | None = None,
+    **options: Unpack[TranscribeOptions],
 ) -> tuple[list[tuple[str, str]], str]:
-    """Validate transcription arguments → (form fields, effective response_format)."""
-    diarize_b = _bool("diarize", diarize)
-    min_s = _positive_int("min_speakers", min_speakers)
-    max_s = _positive_int("max_speakers", max_speakers)
+    """Validate transcription options → (form fields, effective response_format)."""
+    _check_keys(options, TranscribeOptions)
+    o: Mapping[str, Any] = options
+    diarize_b = _bool("diarize", o.get("diarize"))
+    min_s = _positive_int("min_speakers", o.get("min_speakers"))
+    max_s = _positive_int("max_speakers", o.get("max_speakers"))
     if (min_s is not None or max_s is not None) and not diarize_b:
         raise ValueError("min_speakers/max_speakers are only allowed with diarize=True")
     if min_s is not None and max_s is not None and min_s > max_s:
         raise ValueError(f"min_speakers ({min_s}) must not exceed max_speakers ({max_s})")
-    if diarization_model is not None and not diarize_b:
+    if o.get("diarization_model") is not None and not diarize_b:
         raise ValueError("diarization_model is only allowed with diarize=True")
-    fmt, grans = _formats(response_format, timestamp_granularities, diarize=bool(diarize_b))
+    fmt, grans = _formats(
+        o.get("response_format"), o.get("timestamp_granularities"), diarize=bool(diarize_b)
+    )
+    fields = _common_fields(o, fmt, grans)
+    fields.update(diarize=diarize_b, min_speakers=min_s, max_speakers=max_s)
+    # The rest after the speaker fields, in the order the Fireworks SDK sends them.
+    fields.update(
+        vad_model=fields.pop("vad_model"),
+        alignment_model=fields.pop("alignment_model"),
+        preprocessing=fields.pop("preprocessing"),
+        diarization_model=_name_like("diarization_model", o.get("diarization_model")),
+        skip_vad=fields.pop("skip_vad"),
+        max_clip_len=fields.pop("max_clip_len"),
+    )
+    return _merge_extra(fields, o.get("extra_fields")), fmt
+
+
+def _common_fields(o: Mapping[str, Any], fmt: str, grans: list[str] | None) -> dict[str, object]:
+    """The fields transcription and translation share, in the order they are sent."""
     fields: dict[str, object] = {
-        "model": _name_like("model", model),
-        "language": validate_language(language),
-        "prompt": _text("prompt", prompt),
-        "temperature": validate_temperature(temperature),
+        "model": _name_like("model", model_of(o)),
+        "language": validate_language(o.get("language")),
+        "prompt": _text("prompt", o.get("prompt")),
+        "temperature": validate_temperature(o.get("temperature")),
         "response_format": fmt,
         "timestamp_granularities": grans,
-        "diarize": diarize_b,
-        "min_speakers": min_s,
-        "max_speakers": max_s,
-        "vad_model": _enum("vad_model", vad_model, VAD_MODELS),
-        "alignment_model": _enum("alignment_model", alignment_model, ALIGNMENT_MODELS),
-        "preprocessing": _enum("preprocessing", preprocessing, PREPROCESSING),
-        "diarization_model": _name_like("diarization_model", diarization_model),
-        "skip_vad": _bool("skip_vad", skip_vad),
-        "max_clip_len": _positive_float("max_clip_len", max_clip_len),
+        "vad_model": _enum("vad_model", o.get("vad_model"), VAD_MODELS),
+        "alignment_model": _enum("alignment_model", o.get("alignment_model"), ALIGNMENT_MODELS),
+        "preprocessing": _enum("preprocessing", o.get("preprocessing"), PREPROCESSING),
+        "skip_vad": _bool("skip_vad", o.get("skip_vad")),
+        "max_clip_len": _positive_float("max_clip_len", o.get("max_clip_len")),
     }
     if fields["model"] is None:
         raise ValueError("model is required, e.g. 'whisper-v3'")
-    return _merge_extra(fields, extra_fields), fmt
+    return fields
 
 
 def translation_fields(
-    *,
-    model: object,
-    language: object = None,
-    prompt: object = None,
-    temperature: object = None,
-    response_format: object = None,
-    timestamp_granularities: object = None,
-    vad_model: object = None,
-    alignment_model: object = None,
-    preprocessing: object = None,
-    skip_vad: object = None,
-    max_clip_len: object = None,
-    extra_fields: Mapping[str, object] | None = None,
+    **options: Unpack[TranslateOptions],
 ) -> tuple[list[tuple[str, str]], str]:
-    """Validate translation arguments → (form fields, effective response_format)."""
-    fmt, grans = _formats(response_format, timestamp_granularities)
-    fields: dict[str, object] = {
-        "model": _name_like("model", model),
-        "language": validate_language(language),
-        "prompt": _text("prompt", prompt),
-        "temperature": validate_temperature(temperature),
-        "response_format": fmt,
-        "timestamp_granularities": grans,
-        "vad_model": _enum("vad_model", vad_model, VAD_MODELS),
-        "alignment_model": _enum("alignment_model", alignment_model, ALIGNMENT_MODELS),
-        "preprocessing": _enum("preprocessing", preprocessing, PREPROCESSING),
-        "skip_vad": _bool("skip_vad", skip_vad),
-        "max_clip_len": _positive_float("max_clip_len", max_clip_len),
-    }
-    if fields["model"] is None:
-        raise ValueError("model is required, e.g. 'whisper-v3'")
-    return _merge_extra(fields, extra_fields), fmt
+    """Validate translation options → (form fields, effective response_format)."""
+    _check_keys(options, TranslateOptions)
+    o: Mapping[str, Any] = options
+    fmt, grans = _formats(o.get("response_format"), o.get("timestamp_granularities"))
+    return _merge_extra(_common_fields(o, fmt, grans), o.get("extra_fields")), fmt
 
 
 def alignment_fields(
-    *,
-    text: object,
-    model: object = None,
-    response_format: object = None,
-    vad_model: object = None,
-    alignment_model: object = None,
-    preprocessing: object = None,
-    extra_fields: Mapping[str, object] | None = None,
+    *, text: object, **options: Unpack[AlignOptions]
 ) -> tuple[list[tuple[str, str]], str]:
-    """Validate alignment arguments → (form fields, effective response_format).
+    """Validate alignment options → (form fields, effective response_format).
 
     `model` only routes the request to a host (the alignment request has no model field);
     it is not sent.
     """
+    _check_keys(options, AlignOptions)
+    o: Mapping[str, Any] = options
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text (the transcript to align) must be a non-empty string")
-    _name_like("model", model)
-    fmt = _enum("response_format", response_format, ALIGN_RESPONSE_FORMATS) or "verbose_json"
+    _name_like("model", o.get("model"))
+    fmt = (
+        _enum("response_format", o.get("response_format"), ALIGN_RESPONSE_FORMATS) or "verbose_json"
+    )
     fields: dict[str, object] = {
         "text": text,
         "response_format": fmt,
-        "vad_model": _enum("vad_model", vad_model, VAD_MODELS),
-        "alignment_model": _enum("alignment_model", alignment_model, ALIGNMENT_MODELS),
-        "preprocessing": _enum("preprocessing", preprocessing, PREPROCESSING),
+        "vad_model": _enum("vad_model", o.get("vad_model"), VAD_MODELS),
+        "alignment_model": _enum("alignment_model", o.get("alignment_model"), ALIGNMENT_MODELS),
+        "preprocessing": _enum("preprocessing", o.get("preprocessing"), PREPROCESSING),
     }
-    return _merge_extra(fields, extra_fields), fmt
+    return _merge_extra(fields, o.get("extra_fields")), fmt

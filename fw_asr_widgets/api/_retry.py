@@ -30,6 +30,7 @@ REQUEST_ID_HEADERS = (
     "x-amz-request-id",
     "cf-ray",
 )
+"""Headers that may carry the server's request id, most specific first."""
 
 
 def request_id(headers: Mapping[str, str] | None) -> str | None:

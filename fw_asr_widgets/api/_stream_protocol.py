@@ -67,13 +67,14 @@ from __future__ import annotations
 import bisect
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fw_asr_widgets import _wire
+from fw_asr_widgets._wire import normalize_word  # the key used to spot repeated words at a seam
 from fw_asr_widgets.transcript import Segment, Transcript, Word
 
 SAMPLE_RATE = 16_000
@@ -200,14 +201,6 @@ class _Latency:
     final_at: float | None = None
     final_audio_end: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-_NORM_RE = re.compile(r"[^\w']+")
-
-
-def normalize_word(w: str) -> str:
-    """Lowercase, punctuation stripped: the key used to spot repeated words at a seam."""
-    return _NORM_RE.sub("", w.lower())
 
 
 def _id_key(sid: str) -> tuple[int, int, str]:
@@ -351,7 +344,7 @@ class StreamProtocol:
         return frames
 
     def _trace_frame(self, trace_id: str, pos: int, now: float) -> Frame:
-        msg = {"event_id": uuid.uuid4().hex, "object": "stt.input.trace", "trace_id": trace_id}
+        msg = {"event_id": uuid.uuid4().hex, "object": _wire.STREAM_TRACE, "trace_id": trace_id}
         self._seq += 1
         return Frame(json.dumps(msg), pos, "trace", self._seq, trace_id, now)
 
@@ -379,7 +372,7 @@ class StreamProtocol:
         """A `stt.state.clear` event (the server starts a fresh context)."""
         msg = {
             "event_id": uuid.uuid4().hex,
-            "object": "stt.state.clear",
+            "object": _wire.STREAM_CLEAR,
             "reset_id": reset_id or uuid.uuid4().hex[:12],
         }
         self._seq += 1

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fw_asr_widgets.api import _sync
+from fw_asr_widgets.api._exceptions import error_message
 from fw_asr_widgets.api._retry import RetryPolicy, is_retryable_status, request_id
 from fw_asr_widgets.api._stream_protocol import (
     Checkpoint,
@@ -123,8 +124,6 @@ def handshake_error(exc: BaseException) -> BaseException:
 
     if isinstance(exc, InvalidStatus):
         import httpx
-
-        from fw_asr_widgets.api.client import error_message
 
         resp = exc.response
         status = int(resp.status_code)

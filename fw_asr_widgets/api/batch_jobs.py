@@ -14,7 +14,8 @@ Decisions:
 - `endpoint_id` follows the model: `whisper-v3` -> `audio-prod`, `whisper-v3-turbo` ->
   `audio-turbo` (other names: `audio-prod`).
 - Submission reuses the client's upload path (the same checks, streaming multipart body,
-  auth header, retries and error classes as `transcribe`). Polls retry like requests do.
+  auth header, retries and error classes as `transcribe`). Polls go through the same request
+  loop (`AsyncClient._request`: retries, `error_from_response`).
 - Status values other than `processing`/`completed`, and error shapes, are not documented:
   any other status is a failure, and so is a completed job whose body is a Fireworks error
   body (`{"error": {...}}`); both raise `BatchJobFailed` with the server's message.
@@ -31,8 +32,7 @@ from urllib.parse import quote
 import httpx
 
 from fw_asr_widgets.api import _config, _params
-from fw_asr_widgets.api._retry import is_retryable_status
-from fw_asr_widgets.errors import APIConnectionError, APIError, APIResponseValidationError
+from fw_asr_widgets.errors import APIError, APIResponseValidationError
 from fw_asr_widgets.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -163,28 +163,12 @@ async def get_batch_job(client: AsyncClient, job: BatchJob) -> BatchJobStatus:
         f"{job.batch_url}/v1/accounts/{quote(job.account_id, safe='')}"
         f"/batch_job/{quote(job.batch_id, safe='')}"
     )
-    http = client._get_http()
-    policy = client._retry
-    secrets = [cfg.api_key.get()] if cfg.api_key is not None else []
-    attempt = 0
-    while True:
-        headers = {**cfg.headers, **cfg.auth_headers(), "Accept": "application/json"}
-        retry_headers = None
-        try:
-            response = await http.get(url, headers=headers, timeout=client.timeout)
-        except httpx.HTTPError as exc:
-            error: APIError = APIConnectionError(f"could not reach {url}: {type(exc).__name__}")
-        else:
-            if response.is_success:
-                break
-            error = client._status_error(response, cfg, secrets)
-            if not is_retryable_status(response.status_code):
-                raise error
-            retry_headers = response.headers
-        if attempt >= policy.max_retries:
-            raise error
-        await policy.sleep(policy.delay(attempt, retry_headers))
-        attempt += 1
+    headers = {**cfg.headers, **cfg.auth_headers(), "Accept": "application/json"}
+
+    def build(http: httpx.AsyncClient) -> httpx.Request:
+        return http.build_request("GET", url, headers=headers, timeout=client.timeout)
+
+    response = await client._request(build, cfg, url=url, label=f"GET {url}")
     try:
         data = response.json()
         status = str(data["status"])

@@ -26,15 +26,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from fw_asr_widgets._wire import normalize_word
 from fw_asr_widgets.corpus._dataset import SCHEMAS, TABLES, part_paths
 
-_PUNCT = re.compile(r"[^\w']+", re.UNICODE)
 _NORM_SQL = "regexp_replace(lower({col}), '[^\\w'']+', '', 'g')"
-
-
-def normalize_word(text: str) -> str:
-    """The form `search` compares: lower case, punctuation removed."""
-    return _PUNCT.sub("", text.lower())
+"""`normalize_word` in DuckDB SQL (the same pattern as `_wire.normalize_word`)."""
 
 
 def _quote(s: str) -> str:

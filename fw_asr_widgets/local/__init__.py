@@ -16,12 +16,13 @@ from __future__ import annotations
 import atexit
 import ipaddress
 import logging
-import re
 import socket
 import threading
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+from fw_asr_widgets._redact import UrlKeyRedactor
 
 if TYPE_CHECKING:
     from fw_asr_widgets.local.server import Settings
@@ -52,49 +53,11 @@ def _settings(api_key: str | None, host: str, port: int, **kwargs: Any) -> Setti
     return Settings(api_key=api_key, host=host, port=port, **kwargs)
 
 
-_KEY_IN_URL = re.compile(r"(authorization=)[^&\s\"']*", re.IGNORECASE)
-
-
-class _RedactKey(logging.Filter):
-    """Removes a key passed as `?Authorization=` from uvicorn's log lines.
-
-    The record keeps its shape: uvicorn's access formatter unpacks exactly five `args`
-    (client, method, path, HTTP version, status), so the key is redacted inside the message
-    and inside each argument rather than by pre-formatting the record.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and _KEY_IN_URL.search(record.msg):
-            record.msg = _redact(record.msg)
-        args = record.args
-        if isinstance(args, tuple):
-            record.args = tuple(_redact_arg(a) for a in args)
-        elif isinstance(args, dict):
-            record.args = {k: _redact_arg(v) for k, v in args.items()}
-        return True
-
-
-def _redact(text: str) -> str:
-    return _KEY_IN_URL.sub(r"\1***", text)
-
-
-def _redact_arg(value: Any) -> Any:
-    if isinstance(value, str):
-        return _redact(value) if _KEY_IN_URL.search(value) else value
-    if isinstance(value, int | float) or value is None:
-        return value
-    try:
-        text = str(value)
-    except Exception:  # pragma: no cover - an argument that cannot be shown
-        return value
-    return _redact(text) if _KEY_IN_URL.search(text) else value
-
-
 def _install_redaction() -> None:
     for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
         lg = logging.getLogger(name)
-        if not any(isinstance(f, _RedactKey) for f in lg.filters):
-            lg.addFilter(_RedactKey())
+        if not any(isinstance(f, UrlKeyRedactor) for f in lg.filters):
+            lg.addFilter(UrlKeyRedactor())
 
 
 class ServerHandle:

@@ -25,10 +25,11 @@ Decisions:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from fw_asr_widgets._wire import normalize_word
 
 # How far back (seconds) a new hypothesis word may start before the last committed word's end
 # and still be treated as new (Whisper word times are good to about +-0.3 s).
@@ -38,12 +39,11 @@ TIME_TOLERANCE = 0.1
 DEDUP_WINDOW = 1.0
 MAX_NGRAM = 5
 
-_NORM = re.compile(r"[^\w']+")
-
 
 def normalize(word: str) -> str:
-    """Comparison key of a word: lower case without punctuation (`" You,"` -> `"you"`)."""
-    key = _NORM.sub("", word.lower())
+    """Comparison key of a word: `_wire.normalize_word`, or the bare lower-cased word when
+    that is empty (a word of punctuation only still matches itself)."""
+    key = normalize_word(word)
     return key or word.strip().lower()
 
 

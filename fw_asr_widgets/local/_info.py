@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from fw_asr_widgets import _wire
 from fw_asr_widgets.local import models
 
 OPEN_PATHS = frozenset({"/", "/docs"})
@@ -222,16 +223,8 @@ def add_routes(
             if m["id"] == model_id:
                 return JSONResponse(m)
         names = ", ".join(m["id"] for m in listing["data"])
-        return JSONResponse(
-            {
-                "error": {
-                    "object": "error",
-                    "type": "not_found_error",
-                    "message": f"model {model_id!r} not found; available: {names}",
-                }
-            },
-            status_code=404,
-        )
+        message = f"model {model_id!r} not found; available: {names}"
+        return JSONResponse(_wire.error_body(message, "not_found_error"), status_code=404)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -34,6 +34,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fw_asr_widgets import _wire
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,7 +59,7 @@ class BatchJobRecord:
 
 
 def _error(message: str, type_: str = "invalid_request_error") -> dict[str, Any]:
-    return {"error": {"object": "error", "type": type_, "message": message}}
+    return _wire.error_body(message, type_)
 
 
 async def _json(send: Send, status: int, data: dict[str, Any]) -> None:

@@ -29,13 +29,14 @@ about one window's decode time.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 import numpy as np
 
+from fw_asr_widgets import _subtitles
+from fw_asr_widgets._wire import normalize_word
 from fw_asr_widgets.audio import SAMPLE_RATE, AudioSource, iter_decode
 from fw_asr_widgets.local import _guard, models
 
@@ -303,37 +304,14 @@ def transcribe_file(
     return FileResult(response=response, model_name=model_name, audio=audio, pieces=n_pieces)
 
 
-def _srt_time(t: float, sep: str) -> str:
-    ms = max(0, round(t * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
 def to_srt(response: dict[str, Any]) -> str:
-    """SubRip subtitles, one cue per segment."""
-    cues = []
-    for i, s in enumerate(response.get("segments") or [], start=1):
-        cues.append(
-            f"{i}\n{_srt_time(s['start'], ',')} --> {_srt_time(s['end'], ',')}\n{s['text']}\n"
-        )
-    return "\n".join(cues)
+    """SubRip subtitles, wrapped and split as `Transcript.to_srt` does (`_subtitles`)."""
+    return _subtitles.write_srt(_subtitles.segments_from_dicts(response.get("segments") or []))
 
 
 def to_vtt(response: dict[str, Any]) -> str:
-    """WebVTT subtitles, one cue per segment."""
-    cues = ["WEBVTT\n"]
-    for s in response.get("segments") or []:
-        cues.append(f"{_srt_time(s['start'], '.')} --> {_srt_time(s['end'], '.')}\n{s['text']}\n")
-    return "\n".join(cues)
-
-
-_TOKEN = re.compile(r"[^\w']+", re.UNICODE)
-
-
-def _key(word: str) -> str:
-    return _TOKEN.sub("", word.lower())
+    """WebVTT subtitles, wrapped and split as `Transcript.to_vtt` does (`_subtitles`)."""
+    return _subtitles.write_vtt(_subtitles.segments_from_dicts(response.get("segments") or []))
 
 
 def align_words(
@@ -349,8 +327,8 @@ def align_words(
     ref = text.split()
     if not ref:
         return []
-    a = [_key(w) for w in ref]
-    b = [_key(w["word"]) for w in heard]
+    a = [normalize_word(w) for w in ref]
+    b = [normalize_word(w["word"]) for w in heard]
     times: list[tuple[float, float] | None] = [None] * len(ref)
     probs: list[float | None] = [None] * len(ref)
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)

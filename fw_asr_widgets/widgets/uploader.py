@@ -40,7 +40,6 @@ Decisions:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import os
@@ -58,6 +57,7 @@ from typing import Any
 
 import traitlets
 
+from fw_asr_widgets.api._files import is_url
 from fw_asr_widgets.transcript import Transcript
 from fw_asr_widgets.widgets._base import (
     FwWidget,
@@ -103,10 +103,6 @@ class _Upload:
     temp: bool = True
     failed: bool = False
     last_slice: float = field(default_factory=time.monotonic)
-
-
-def _is_url(value: str) -> bool:
-    return value.lower().startswith(("http://", "https://"))
 
 
 def _human(n: int) -> str:
@@ -207,7 +203,7 @@ class Uploader(FwWidget):
         fid = uuid.uuid4().hex[:12]
         if not text:
             raise ValueError("give a file path or an http(s) URL")
-        if _is_url(text):
+        if is_url(text):
             name = text.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or text
             rec = _Upload(id=fid, name=name, size=0, temp=False)
             rec.source = self._unique_source(text)
@@ -461,14 +457,12 @@ class Uploader(FwWidget):
     def _transcribe(self, target: str, kwargs: dict[str, Any]) -> Any:
         """`client.transcribe(target, **kwargs)`; with our sync `Client`, as a future on its
         loop that `close()` can cancel (so no request outlives the widget)."""
-        from fw_asr_widgets.api import _sync
-        from fw_asr_widgets.api.client import AsyncClient
+        from fw_asr_widgets.api.client import Client
 
         client = self.client
-        inner = getattr(client, "_async", None)
-        if not isinstance(inner, AsyncClient):
+        if not isinstance(client, Client):
             return client.transcribe(target, **kwargs)
-        fut = asyncio.run_coroutine_threadsafe(inner.transcribe(target, **kwargs), _sync.get_loop())
+        fut = client._submit("transcribe", target, **kwargs)
         with self._lock:
             self._inflight.add(fut)
             if self._closed:
@@ -484,7 +478,7 @@ class Uploader(FwWidget):
     @staticmethod
     def _audio_seconds(target: str) -> float:
         """Duration of the file `target` from its header (0.0: unknown, a URL, undecodable)."""
-        if _is_url(target):
+        if is_url(target):
             return 0.0
         try:
             from fw_asr_widgets.audio import probe

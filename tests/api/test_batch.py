@@ -124,3 +124,34 @@ def test_leaving_early_cancels_the_rest(shared_data: Path) -> None:
     gen.close()
     assert first.ok
     assert server.count < 20
+
+
+def test_translate_many_against_the_engine(
+    local_server: Any, shared_data: Path, tmp_path: Path
+) -> None:
+    english = shared_data / "english.wav"
+    missing = tmp_path / "missing.flac"
+    with fw.Client(base_url=local_server.url) as client:
+        results = list(client.translate_many([english, missing], concurrency=2, progress=False))
+    by_index = {r.index: r for r in results}
+    assert sorted(by_index) == [0, 1]
+    assert by_index[0].ok and isinstance(by_index[0].transcript, fw.Transcript)
+    assert by_index[0].transcript.text.strip() and by_index[0].source == str(english)
+    assert isinstance(by_index[1].error, FileNotFoundError)
+    # translate's own options are checked up front: diarize is transcribe-only
+    with pytest.raises(TypeError, match="translate_many.*diarize"):
+        client.translate_many([english], diarize=True)
+
+
+def test_submit_returns_a_cancellable_future(shared_data: Path) -> None:
+    server = SlowServer()
+    wav = (shared_data / "english.wav").read_bytes()
+    client = fw.Client(
+        base_url="http://mock.test",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)),
+    )
+    fut = client._submit("transcribe", wav, response_format="json")
+    assert isinstance(fut.result(timeout=30), fw.Transcript)
+    slow = client._submit("transcribe", wav, response_format="json")
+    slow.cancel()
+    assert slow.cancelled()
