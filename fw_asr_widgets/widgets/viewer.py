@@ -66,6 +66,7 @@ import traitlets
 
 from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE
 from fw_asr_widgets._quality import is_hallucination
+from fw_asr_widgets._subtitles import clock, ms
 from fw_asr_widgets.transcript import Segment, Transcript, Word
 from fw_asr_widgets.transcript._edit import Change, EditError, TranscriptEdits
 from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
@@ -301,14 +302,6 @@ def word_columns(per_segment: Sequence[Sequence[Word]]) -> dict[str, list[Any]]:
     return cols
 
 
-def _srt_time(t: float, sep: str) -> str:
-    ms = max(0, round(t * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -468,7 +461,7 @@ class TranscriptViewer(FwWidget):
             return str(tr.to_pandas().to_csv(index=False))
         if fmt == "txt":
             return "\n".join(
-                f"[{_srt_time(s.start, '.')[:-4]}] {s.speaker + ': ' if s.speaker else ''}{s.text}"
+                f"[{clock(ms(s.start), '.')[:-4]}] {s.speaker + ': ' if s.speaker else ''}{s.text}"
                 for s in tr.segments
             )
         raise ValueError(f"export format must be 'srt', 'vtt', 'csv' or 'txt', not {fmt!r}")
