@@ -31,12 +31,14 @@ from fw_asr_widgets.transcript import (
 if TYPE_CHECKING:
     from fw_asr_widgets.corpus import Corpus, CorpusRun, open_corpus, transcribe_corpus
     from fw_asr_widgets.widgets import App, Recorder, Timeline, TranscriptViewer, Uploader, app
+    from fw_asr_widgets.widgets.compare import CompareView, compare
     from fw_asr_widgets.widgets.search import CorpusSearch
 
 __all__ = [
     "App",
     "AsyncClient",
     "Client",
+    "CompareView",
     "Corpus",
     "CorpusRun",
     "CorpusSearch",
@@ -49,6 +51,7 @@ __all__ = [
     "Word",
     "__version__",
     "app",
+    "compare",
     "concat",
     "open_corpus",
     "samples",
@@ -57,6 +60,7 @@ __all__ = [
 __all__ += _errors.__all__
 
 _WIDGETS = {"App", "Recorder", "Timeline", "TranscriptViewer", "Uploader", "app"}
+_WIDGETS |= {"CompareView", "compare"}
 _CORPUS = {"Corpus", "CorpusRun", "open_corpus", "transcribe_corpus"}
 
 

@@ -258,22 +258,143 @@ NOTEBOOKS: dict[str, list[Cell]] = {
         ),
         (
             "md",
-            "## Comparing models\nThe same files through two models, scored against their "
-            "references. On the embedded engine both names are served by the same local "
-            "model, so the scores match; on Fireworks they differ.",
+            "## Comparing models\n`client.compare` runs a file through each model; "
+            "`fw.compare` shows the transcripts word-aligned in columns against the reference "
+            "(differences coloured, a click on a row plays it) with each model's WER. On the "
+            "embedded engine both names are served by the same local model, so they agree; "
+            "on Fireworks they differ. Notebook 05 walks through it on a two-speaker call.",
         ),
         (
             "code",
-            "rows = []\n"
-            'for model in ["whisper-v3", "whisper-v3-turbo"]:\n'
-            '    for name in ["jfk.wav", "english.wav"]:\n'
-            "        tr = client.transcribe(fw.samples.path(name), model=model)\n"
-            '        rows.append({"model": model, "file": name,\n'
-            '                     "wer": tr.wer(fw.samples.REFERENCES[name])})\n'
-            'pd.DataFrame(rows).pivot(index="file", columns="model", values="wer").round(3)',
+            'jfk = fw.samples.path("jfk.wav")\n'
+            'runs = client.compare(jfk, models=["whisper-v3", "whisper-v3-turbo"])\n'
+            'reference = fw.Transcript(text=fw.samples.REFERENCES["jfk.wav"])\n'
+            "view = fw.compare(runs, reference=reference, audio=jfk)\n"
+            "view.wer",
         ),
+        ("code", "# NBVAL_IGNORE_OUTPUT\nview"),
     ],
 }
+
+# -- 05: correcting a transcript and comparing models (one self-contained block) ---------------
+NOTEBOOKS["05_editing_and_comparison.ipynb"] = [
+    (
+        "md",
+        "# Correcting a transcript and comparing models\n\n"
+        "Open a transcript in the editor, fix words, turns and speakers by ear and keyboard, "
+        "undo what you did not mean, and keep the corrected transcript and a log of every "
+        "edit. Then see where models disagree, word by word, against a reference.",
+    ),
+    ("code", SETUP),
+    ("md", "## A transcript with mistakes\nA two-speaker phone call and its reference (STM)."),
+    (
+        "code",
+        'audio = fw.samples.path("two_speakers.wav")\n'
+        'ref = fw.Transcript.from_stm(fw.samples.path("two_speakers.stm"))\n'
+        'rttm = fw.samples.path("two_speakers.rttm")\n'
+        "tr = client.transcribe(audio, diarize=True, min_speakers=2, max_speakers=2)\n"
+        'print(f"WER {tr.wer(ref):.1%}   DER {tr.der(rttm):.1%}")',
+    ),
+    (
+        "md",
+        "## The editor\n"
+        "Click a word to hear it; double-click (or Enter) to retype it. With a word focused: "
+        "**Delete** removes it, **+** inserts one after it, **S** splits the segment before it, "
+        "**M** merges the segment with the next, **Shift+←/→** selects words and **P** then "
+        "a speaker's number gives them (or the whole segment) to that speaker (**0**: a new "
+        "one). **Ctrl+Z** / "
+        "**Shift+Ctrl+Z** undo and redo; **Esc** or **Ctrl+Space** plays and pauses, "
+        "**Ctrl+←** jumps back 3 s, **[** and **]** change the speed, **N** goes to the next "
+        "word the model was unsure of (underlined; the slider sets the threshold). **?** lists "
+        "the keys. The kernel keeps the edits: re-running a cell or reloading the page "
+        "loses nothing.",
+    ),
+    (
+        "code",
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "editor = fw.TranscriptViewer(\n"
+        "    tr, audio=audio, editable=True\n"
+        ")\n"
+        "editor",
+    ),
+    (
+        "md",
+        "## Where the transcript differs from the reference\n"
+        "`tr.diff(ref)` aligns the words (jiwer's alignment): positions are the segment and "
+        "the word inside it, as the editor takes them.",
+    ),
+    (
+        "code",
+        "d = tr.diff(ref)\n"
+        'd[d.op != "match"][["op", "a_word", "b_word", "a_start", "a_segment", "a_word_index"]]',
+    ),
+    (
+        "md",
+        "## The same corrections from Python\n"
+        "Every operation of the page is a method (`edit_word`, `insert_word`, `delete_word`, "
+        "`split`, `merge`, `set_speaker`, `undo`, `redo`); open views update. Applied from "
+        "the last word backwards, each position stays valid.",
+    ),
+    (
+        "code",
+        "ops, after = [], None  # after: the transcript's word before a missing one\n"
+        "for r in d.itertuples():\n"
+        '    if r.op == "substitution":\n'
+        "        ops.append(lambda r=r: editor.edit_word(r.a_segment, r.a_word_index, r.b_word))\n"
+        '    elif r.op == "deletion":\n'
+        "        ops.append(lambda r=r: editor.delete_word(r.a_segment, r.a_word_index))\n"
+        '    elif r.op == "insertion":\n'
+        "        seg, k = after or (0, -1)\n"
+        "        ops.append(lambda r=r, seg=seg, k=k: editor.insert_word(seg, k + 1, r.b_word))\n"
+        '    if r.op != "insertion":\n'
+        "        after = (r.a_segment, r.a_word_index)\n"
+        "for op in reversed(ops):\n"
+        "    op()\n"
+        "fixed = editor.transcript\n"
+        'print(f"WER {fixed.wer(ref):.1%}   DER {fixed.der(rttm):.1%}")',
+    ),
+    (
+        "code",
+        "# NBVAL_CHECK_OUTPUT\n"
+        "wer_after = editor.transcript.wer(ref)\n"
+        'print(f"WER after the corrections: {wer_after:.1%}")',
+    ),
+    ("md", "Every edit is logged (undo and redo too), with its time and position."),
+    (
+        "code",
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "editor.undo()\n"
+        "editor.redo()\n"
+        'editor.edits[["operation", "segment", "word", "start", "before", "after"]].tail(8)',
+    ),
+    (
+        "code",
+        'editor.transcript.save("two_speakers_corrected.srt")\n'
+        'print(open("two_speakers_corrected.srt").read()[:300])',
+    ),
+    (
+        "md",
+        "## Comparing models\n"
+        "`client.compare` runs each model on the file; `fw.compare` aligns the transcripts in "
+        "columns (substitutions orange, insertions green, missing words struck through), "
+        "scores each against the reference and plays a row when you click it. On the "
+        "embedded engine both model names are served by the same local model.",
+    ),
+    (
+        "code",
+        'runs = client.compare(audio, models=["whisper-v3", "whisper-v3-turbo"], diarize=True)\n'
+        'runs["corrected"] = editor.transcript\n'
+        "view = fw.compare(runs, reference=ref, audio=audio)\n"
+        "view.wer",
+    ),
+    ("code", "# NBVAL_IGNORE_OUTPUT\nview"),
+    (
+        "md",
+        "Without a reference the widget shows how far the transcripts are from each other "
+        "(each row taken as the reference).",
+    ),
+    ("code", "# NBVAL_IGNORE_OUTPUT\nfw.compare(runs, audio=audio)"),
+]
 
 
 def build(name: str, cells: list[Cell]) -> nbformat.NotebookNode:

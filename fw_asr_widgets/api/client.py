@@ -211,6 +211,26 @@ class AsyncClient(BaseClient):
             _config.TRANSLATIONS_PATH, _params.translation_fields, file, options
         )
 
+    async def compare(
+        self, file: FileInput, *, models: Iterable[str], **options: Any
+    ) -> dict[str, Transcript]:
+        """Transcribe `file` with each of `models` (concurrently; `options` as `transcribe`
+        takes them, the response a `Transcript`): ``{model: Transcript}``, in the order of
+        `models`. Show them aligned with `fw.compare(result, audio=file)`."""
+        names = list(dict.fromkeys(models))
+        if not names:
+            raise ValueError("compare needs at least one model")
+        if not isinstance(file, str | bytes | os.PathLike):
+            raise TypeError("compare reads the file once per model: pass a path, URL or bytes")
+        options.pop("response_format", None)
+        results = await asyncio.gather(
+            *(
+                self.transcribe(file, model=m, response_format="verbose_json", **options)
+                for m in names
+            )
+        )
+        return dict(zip(names, results, strict=True))  # type: ignore[arg-type]
+
     @options_signature(_params.AlignOptions, defaults=_DEFAULTS)
     async def align(
         self, file: FileInput, text: str, **options: Unpack[AlignOptions]
@@ -420,6 +440,12 @@ class Client:
     @_twin(AsyncClient.translate)
     def translate(self, file: FileInput, **options: Unpack[TranslateOptions]) -> Transcript | str:
         return _sync.run(self._async.translate(file, **options))
+
+    @_twin(AsyncClient.compare)
+    def compare(
+        self, file: FileInput, *, models: Iterable[str], **options: Any
+    ) -> dict[str, Transcript]:
+        return _sync.run(self._async.compare(file, models=models, **options))
 
     @_twin(AsyncClient.align)
     def align(

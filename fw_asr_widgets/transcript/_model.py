@@ -213,6 +213,15 @@ class Transcript:
         jiwer. `normalize`: NFKC, lowercase, punctuation removed, whitespace collapsed."""
         return metrics.wer(reference, self, normalize=normalize)
 
+    def diff(self, other: Transcript) -> pd.DataFrame:
+        """Align `other` against this transcript word by word (jiwer's alignment of the
+        normalised words): one row per match, substitution, insertion (a word only `other`
+        has) or deletion, with both sides' words, times, positions and speakers. Columns:
+        see `fw_asr_widgets.transcript._diff`."""
+        from fw_asr_widgets.transcript._diff import diff
+
+        return diff(self, other)
+
     def der(
         self,
         reference: str | PathLike[str] | Transcript,

@@ -5,6 +5,7 @@ shipped in the wheel (nothing to build). Widget state never holds audio bytes or
 """
 
 from fw_asr_widgets.widgets.app import App, app
+from fw_asr_widgets.widgets.compare import CompareView, compare
 from fw_asr_widgets.widgets.recorder import Recorder
 from fw_asr_widgets.widgets.timeline import Timeline
 from fw_asr_widgets.widgets.uploader import Uploader
@@ -12,3 +13,4 @@ from fw_asr_widgets.widgets.viewer import TranscriptViewer
 
 __all__ = ["Recorder"]
 __all__ += ["App", "Timeline", "TranscriptViewer", "Uploader", "app"]
+__all__ += ["CompareView", "compare"]

@@ -8,6 +8,7 @@ JupyterLab and VS Code). No trait ever holds audio bytes or an API key.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -177,3 +178,26 @@ class FwWidget(anywidget.AnyWidget):  # type: ignore[misc]
             return
         with contextlib.suppress(Exception):  # a closed or broken comm must not kill a worker
             self.send(content)
+
+
+_IMPORT_SHARED = 'import * as shared from "./_shared.js";'
+
+
+def bundle(name: str) -> str:
+    """The ES module `name` with ``_shared.js`` inlined, as one source text.
+
+    anywidget loads `_esm` as a single module from a string (a blob URL in the page), so a
+    relative ``import ... from "./_shared.js"`` cannot resolve there. Modules that use the
+    shared helpers start with the line ``import * as shared from "./_shared.js";`` (which
+    also lets editors and `// @ts-check` follow the import); it is replaced by the helpers'
+    source wrapped as a `shared` namespace object, so there is one copy of the helpers in the
+    repository and no build step.
+    """
+    src = asset(name).read_text(encoding="utf-8")
+    if _IMPORT_SHARED not in src:
+        return src
+    lib = asset("_shared.js").read_text(encoding="utf-8")
+    names = re.findall(r"^export (?:function|const) (\w+)", lib, flags=re.MULTILINE)
+    body = lib.replace("export function ", "function ").replace("export const ", "const ")
+    inline = "const shared = (() => {\n" + body + f"\nreturn {{ {', '.join(names)} }};\n}})();"
+    return src.replace(_IMPORT_SHARED, inline, 1)

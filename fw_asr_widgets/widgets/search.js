@@ -1,12 +1,9 @@
 // Corpus search front end: a query box, a hit list; click a hit -> the kernel sends that
 // snippet's audio as one binary message, played here from a blob URL (never synced state).
 
-function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+import * as shared from "./_shared.js";
+
+const { h } = shared;
 
 function fmt(t) {
   const m = Math.floor(t / 60), s = t - m * 60;

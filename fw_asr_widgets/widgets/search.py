@@ -27,7 +27,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from fw_asr_widgets.widgets._base import asset, friendly_error
+from fw_asr_widgets.widgets._base import asset, bundle, friendly_error
 
 SNIPPET_RATE = 16_000
 
@@ -60,7 +60,7 @@ def snippet_wav(path: str, start: float, end: float, pad: float = 0.5) -> tuple[
 class CorpusSearch(anywidget.AnyWidget):
     """Search box + hit list over a `Corpus`; click a hit to hear it (`pad` s around it)."""
 
-    _esm = asset("search.js")
+    _esm = bundle("search.js")
     _css = asset("search.css")
 
     query = traitlets.Unicode("").tag(sync=True)

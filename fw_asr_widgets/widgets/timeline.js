@@ -7,12 +7,9 @@
 const LABEL_W = 110;
 const AXIS_H = 18;
 
-function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+import * as shared from "./_shared.js";
+
+const { h } = shared;
 
 function fmt(t) {
   const neg = t < 0;

@@ -25,7 +25,7 @@ import traitlets
 
 from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE
 from fw_asr_widgets.transcript import Transcript
-from fw_asr_widgets.widgets._base import FwWidget, asset
+from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
 from fw_asr_widgets.widgets.viewer import SYNC_SEGMENT_LIMIT, TranscriptViewer, speaker_table
 
 __all__ = ["Timeline", "speaker_spans"]
@@ -64,7 +64,7 @@ class Timeline(FwWidget):
     >>> Timeline(tr, viewer=v)      # clicking the timeline seeks the viewer's player
     """
 
-    _esm = asset("timeline.js")
+    _esm = bundle("timeline.js")
     _css = asset("timeline.css")
 
     speakers = traitlets.List(traitlets.Unicode()).tag(sync=True)

@@ -5,12 +5,9 @@
 // file, its row counts the seconds since `started_at` (kernel clock, epoch seconds) and, when
 // the kernel gave an `estimate`, says about how long is left.
 
-function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+import * as shared from "./_shared.js";
+
+const { h } = shared;
 
 function newId() {
   if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "").slice(0, 16);

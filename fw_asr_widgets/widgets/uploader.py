@@ -62,6 +62,7 @@ from fw_asr_widgets.transcript import Transcript
 from fw_asr_widgets.widgets._base import (
     FwWidget,
     asset,
+    bundle,
     friendly_error,
     planned_model_label,
     resolve_client,
@@ -133,7 +134,7 @@ class Uploader(FwWidget):
     `on_result(callback)` (called as ``callback(source, transcript)`` from a worker thread).
     """
 
-    _esm = asset("uploader.js")
+    _esm = bundle("uploader.js")
     _css = asset("uploader.css")
 
     files = traitlets.List(traitlets.Dict()).tag(sync=True)

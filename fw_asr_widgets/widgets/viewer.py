@@ -18,10 +18,18 @@ Data paths (why they are split this way):
   ~130× real time on 2 cores, so ~15 s for 30 min and ~1.5 min for 3 h, in a background
   thread: the transcript shows at once, the player when the audio arrives).
 
-Messages, browser → kernel: ``ready``, ``export {format}``.
+Messages, browser → kernel: ``ready``, ``export {format}``, ``edit {seq, op}`` (editable).
 Kernel → browser: ``audio {mime}`` + 1 buffer, ``segments {rows, revision}``,
-``words {revision, seg, start, end, text}``, ``export {format, filename, mime}`` + 1 buffer,
-``audio_error {message}``.
+``words {revision, seg, k, start, end, text, p}``, ``export {format, filename, mime}`` + 1
+buffer, ``audio_error {message}``, ``patch {revision, seq, index, removed, rows, words}``
+(after an edit: only the replaced rows and their words), ``edit_error {seq, message}``.
+
+Editing (``editable=True``): the kernel holds the truth, a `TranscriptEdits`
+(`fw_asr_widgets.transcript._edit`). The page sends each operation as an ``edit`` message;
+the kernel applies it and answers with a ``patch`` of the changed rows, so an edit costs the
+same on a 10,000-segment transcript as on a short one. Edits made from Python
+(`viewer.edit_word(...)`, `viewer.undo()`, ...) send the same patches. `viewer.transcript` is
+the corrected transcript, `viewer.edits` the log of every edit.
 
 Decisions:
 - A click on a row (or on a word) plays the audio from there, as a click on a line of the
@@ -31,6 +39,15 @@ Decisions:
   `no_speaker_color` traits (the front end keeps no copy).
 - Speaker chips say they can be renamed: a pencil cue, a tooltip and a text cursor.
 - With no segments the page shows `empty_text` (the app sets a hint on what to do).
+- An editable viewer always sends its rows by message (never as synced state): every edit
+  then travels as a patch of a few rows, and a page reload asks the kernel for the current
+  rows (`ready`). The saved notebook keeps only the count of an editable viewer's rows.
+- Rows are ``[start, end, speaker_index, text, flag]``; `flag` is 1 for a segment that looks
+  invented (`segment_flags`: the rule of the `hallucination` column of `to_pandas()`). Word
+  probabilities travel with the words (``p``, -1 when unknown) and the page underlines words
+  below `uncertainty_threshold`.
+- The front end is one ES module built at import time from ``viewer.js`` with the shared
+  helpers of ``_shared.js`` inlined (`fw_asr_widgets.widgets._base.bundle`).
 """
 
 from __future__ import annotations
@@ -41,16 +58,21 @@ import os
 import threading
 import wave
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import traitlets
 
 from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE
+from fw_asr_widgets._quality import is_hallucination
+from fw_asr_widgets._subtitles import clock, ms
 from fw_asr_widgets.transcript import Segment, Transcript, Word
-from fw_asr_widgets.widgets._base import FwWidget, asset
+from fw_asr_widgets.transcript._edit import Change, EditError, TranscriptEdits
+from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "AUDIO_PASSTHROUGH_BYTES",
@@ -217,101 +239,89 @@ def speaker_table(tr: Transcript) -> list[str]:
     return [str(s) for s in tr.speakers]
 
 
-def segment_rows(tr: Transcript, speakers: Sequence[str]) -> list[list[Any]]:
-    """``[start, end, speaker_index (-1 = none), text]`` per segment, times rounded to ms."""
+def segment_flags(segments: Sequence[Segment]) -> list[bool]:
+    """Per segment: does it look invented? (`fw_asr_widgets._quality.is_hallucination`, the
+    rule of the `hallucination` column of `to_pandas()`: loops, too compressible, or decoded
+    where Whisper judged the audio silent.)"""
+    return [
+        is_hallucination(
+            s.text,
+            compression=s.compression_ratio,
+            avg_logprob=s.avg_logprob,
+            no_speech_prob=s.no_speech_prob,
+        )
+        for s in segments
+    ]
+
+
+def segment_rows(segments: Sequence[Segment], speakers: Sequence[str]) -> list[list[Any]]:
+    """``[start, end, speaker_index (-1 = none), text, flag]`` per segment, times rounded to
+    ms; `flag` is 1 when the segment looks invented (see `segment_flags`)."""
     index = {s: i for i, s in enumerate(speakers)}
+    flags = segment_flags(segments)
     return [
         [
             round(s.start, 3),
             round(s.end, 3),
             index.get(str(s.speaker), -1) if s.speaker is not None else -1,
             s.text,
+            1 if f else 0,
         ]
-        for s in tr.segments
+        for s, f in zip(segments, flags, strict=True)
     ]
 
 
-def _segment_words(tr: Transcript) -> list[Sequence[Word]]:
-    """Words per segment: each segment's own, else top-level words assigned by midpoint."""
-    segs = tr.segments
-    if any(s.words for s in segs) or not tr.words:
-        return [s.words for s in segs]
-    starts = np.array([s.start for s in segs], dtype=float)
-    out: list[list[Word]] = [[] for _ in segs]
-    for w in tr.words:
+def row_words(words: Sequence[Word]) -> dict[str, list[Any]]:
+    """One row's timed words, columnar: ``k`` (index in the segment), start, end, text, p."""
+    out: dict[str, list[Any]] = {"k": [], "start": [], "end": [], "text": [], "p": []}
+    for k, w in enumerate(words):
         if w.start is None:
             continue
-        mid = (w.start + (w.end if w.end is not None else w.start)) / 2
-        i = int(np.searchsorted(starts, mid, side="right")) - 1
-        if i >= 0:
-            out[i].append(w)
+        out["k"].append(k)
+        out["start"].append(round(w.start, 3))
+        out["end"].append(round(w.end if w.end is not None else w.start, 3))
+        out["text"].append(w.word)
+        out["p"].append(-1 if w.probability is None else round(w.probability, 3))
     return out
 
 
-def word_columns(tr: Transcript) -> dict[str, list[Any]]:
-    """Columnar word timings: ``seg`` (segment index), ``start``, ``end``, ``text``."""
-    seg: list[int] = []
-    start: list[float] = []
-    end: list[float] = []
-    text: list[str] = []
-    for i, words in enumerate(_segment_words(tr)):
-        for w in words:
+def word_columns(per_segment: Sequence[Sequence[Word]]) -> dict[str, list[Any]]:
+    """Columnar word timings: ``seg`` (segment index), ``k`` (index inside the segment),
+    ``start``, ``end``, ``text``, ``p`` (probability, -1 when unknown)."""
+    cols: dict[str, list[Any]] = {"seg": [], "k": [], "start": [], "end": [], "text": [], "p": []}
+    for i, words in enumerate(per_segment):
+        for k, w in enumerate(words):
             if w.start is None:
                 continue
-            seg.append(i)
-            start.append(round(w.start, 3))
-            end.append(round(w.end if w.end is not None else w.start, 3))
-            text.append(w.word)
-    return {"seg": seg, "start": start, "end": end, "text": text}
-
-
-def rename_speakers(tr: Transcript, names: Mapping[str, str]) -> Transcript:
-    """A copy of `tr` with speaker labels replaced by `names` (unmapped labels unchanged)."""
-    names = {k: v for k, v in names.items() if v and v != k}
-    if not names:
-        return tr
-
-    def r(label: str | None) -> str | None:
-        return names.get(label, label) if label is not None else None
-
-    def rw(w: Word) -> Word:
-        return replace(w, speaker=r(w.speaker)) if w.speaker in names else w
-
-    def rs(s: Segment) -> Segment:
-        return replace(s, speaker=r(s.speaker), words=tuple(rw(w) for w in s.words))
-
-    return replace(
-        tr,
-        segments=tuple(rs(s) for s in tr.segments),
-        words=tuple(rw(w) for w in tr.words),
-    )
-
-
-def _srt_time(t: float, sep: str) -> str:
-    ms = max(0, round(t * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+            cols["seg"].append(i)
+            cols["k"].append(k)
+            cols["start"].append(round(w.start, 3))
+            cols["end"].append(round(w.end if w.end is not None else w.start, 3))
+            cols["text"].append(w.word)
+            cols["p"].append(-1 if w.probability is None else round(w.probability, 3))
+    return cols
 
 
 # ---------------------------------------------------------------------------------------------
 
 
 class TranscriptViewer(FwWidget):
-    """Speaker-coloured, searchable, virtualised transcript with a synced audio player.
+    """Speaker-coloured, searchable, virtualised transcript with a synced audio player; with
+    ``editable=True`` an editor.
 
-    >>> v = TranscriptViewer(tr, audio="meeting.wav")
+    >>> v = TranscriptViewer(tr, audio="meeting.wav", editable=True)
     >>> v.speaker_names = {"SPEAKER_00": "Diane"}   # or rename in the page
-    >>> v.transcript.to_pandas()                   # speakers renamed
+    >>> v.edit_word(3, 1, "Sheila"); v.undo(); v.redo()   # or edit in the page
+    >>> v.transcript.save("fixed.srt"); v.edits          # corrected transcript, edit log
 
     `audio`: a file path, bytes (any format FFmpeg reads), a numpy array (with
     `sample_rate=`), an ipywebrtc `AudioRecorder` or its `audio` widget, or None.
     `current_time` (seconds) follows the player; setting it from Python (or a linked
     `Timeline`) seeks. Clicking a row or a word in the page plays from there.
+    Edit positions are segment index ``i`` and word index ``k`` inside that segment.
     """
 
-    _esm = asset("viewer.js")
+    _esm = bundle("viewer.js")
     _css = asset("viewer.css")
 
     speakers = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -328,6 +338,12 @@ class TranscriptViewer(FwWidget):
     palette = traitlets.List(traitlets.Unicode(), default_value=list(PALETTE)).tag(sync=True)
     no_speaker_color = traitlets.Unicode(NO_SPEAKER_COLOR).tag(sync=True)
     empty_text = traitlets.Unicode("No transcript to show.").tag(sync=True)
+    editable = traitlets.Bool(False).tag(sync=True)
+    can_undo = traitlets.Bool(False).tag(sync=True)
+    can_redo = traitlets.Bool(False).tag(sync=True)
+    n_edits = traitlets.Int(0).tag(sync=True)
+    uncertainty_threshold = traitlets.Float(0.5).tag(sync=True)
+    """Words with a probability below this are underlined in the page (0 shows none)."""
 
     def __init__(
         self,
@@ -337,27 +353,36 @@ class TranscriptViewer(FwWidget):
         sample_rate: int | None = None,
         speaker_names: Mapping[str, str] | None = None,
         height: int = 420,
+        editable: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(height=height, **kwargs)
+        super().__init__(height=height, editable=editable, **kwargs)
         self._lock = threading.RLock()
         self._encode_lock = threading.Lock()
-        self._tr: Transcript = Transcript(text="")
+        self._ed = TranscriptEdits(Transcript(text=""))
+        self._syncing_names = False
         self._audio_src: Any = None
         self._sample_rate: int | None = None
         self._audio_payload: tuple[bytes, str] | None = None
-        self._words: dict[str, list[Any]] = {"seg": [], "start": [], "end": [], "text": []}
         self.on_msg(self._on_msg)
+        self.observe(self._on_names, "speaker_names")
+        self.observe(self._on_editable, "editable")
         self.set_transcript(transcript or Transcript(text=""), audio, sample_rate=sample_rate)
-        if speaker_names:
-            self.speaker_names = dict(speaker_names)
+        if speaker_names:  # the starting names: not an edit (nothing to undo)
+            self._syncing_names = True
+            try:
+                self.speaker_names = dict(speaker_names)
+            finally:
+                self._syncing_names = False
+            self._ed.names = dict(self.speaker_names)
 
     # -- public API -----------------------------------------------------------------------
 
     def set_transcript(
         self, transcript: Transcript, audio: Any = None, *, sample_rate: int | None = None
     ) -> None:
-        """Show another transcript (and audio); open views update in place."""
+        """Show another transcript (and audio); open views update in place. Edits of the
+        previous transcript are dropped (keep them with `viewer.transcript` first)."""
         if not isinstance(transcript, Transcript):
             raise TypeError(f"transcript must be a Transcript, not {type(transcript).__name__}")
         if isinstance(audio, np.ndarray) and not sample_rate:
@@ -374,21 +399,25 @@ class TranscriptViewer(FwWidget):
         if isinstance(audio, str | os.PathLike) and not Path(audio).is_file():
             raise FileNotFoundError(f"no such audio file: {os.fspath(audio)}")
         with self._lock:
-            self._tr = transcript
+            self._ed = TranscriptEdits(transcript)
             self._audio_src = audio
             self._sample_rate = sample_rate
             self._audio_payload = None
             speakers = speaker_table(transcript)
-            rows = segment_rows(transcript, speakers)
+            rows = segment_rows(self._ed.segments, speakers)
             self._rows = rows
-            self._words = word_columns(transcript)
-            by_message = len(rows) > SYNC_SEGMENT_LIMIT
+            by_message = self.editable or len(rows) > SYNC_SEGMENT_LIMIT
             end = max((r[1] for r in rows), default=0.0)
             with self.hold_sync():
                 self.speakers = speakers
-                self.speaker_names = {
-                    k: v for k, v in self.speaker_names.items() if k in set(speakers)
-                }
+                self._syncing_names = True
+                try:
+                    self.speaker_names = {
+                        k: v for k, v in self.speaker_names.items() if k in set(speakers)
+                    }
+                finally:
+                    self._syncing_names = False
+                self._ed.names = dict(self.speaker_names)
                 self.segments_by_message = by_message
                 self.segments = [] if by_message else rows
                 self.n_segments = len(rows)
@@ -397,6 +426,7 @@ class TranscriptViewer(FwWidget):
                 self.error = ""
                 self.status = "loading audio…" if audio is not None else ""
                 self.title = transcript.source or ""
+                self._edit_traits()
                 self.revision += 1
         # Views already on screen get the new message-borne data now; new views ask on ready.
         self._push_data()
@@ -405,11 +435,19 @@ class TranscriptViewer(FwWidget):
 
     @property
     def transcript(self) -> Transcript:
-        """The transcript with the speaker renames made here applied."""
-        return rename_speakers(self._tr, self.speaker_names)
+        """The transcript with the edits and speaker renames made here applied."""
+        with self._lock:
+            return self._ed.transcript
+
+    @property
+    def edits(self) -> pd.DataFrame:
+        """Every edit, undo and redo made here, in order: time (UTC), operation, segment and
+        word (positions at the time), start (audio seconds), before, after."""
+        with self._lock:
+            return self._ed.log_frame()
 
     def to_pandas(self, level: str = "segment") -> Any:
-        """`transcript.to_pandas(level)` with renamed speakers."""
+        """`transcript.to_pandas(level)` with the edits and renamed speakers."""
         return self.transcript.to_pandas(level=level)
 
     def export(self, fmt: str) -> str:
@@ -423,7 +461,7 @@ class TranscriptViewer(FwWidget):
             return str(tr.to_pandas().to_csv(index=False))
         if fmt == "txt":
             return "\n".join(
-                f"[{_srt_time(s.start, '.')[:-4]}] {s.speaker + ': ' if s.speaker else ''}{s.text}"
+                f"[{clock(ms(s.start), '.')[:-4]}] {s.speaker + ': ' if s.speaker else ''}{s.text}"
                 for s in tr.segments
             )
         raise ValueError(f"export format must be 'srt', 'vtt', 'csv' or 'txt', not {fmt!r}")
@@ -433,6 +471,124 @@ class TranscriptViewer(FwWidget):
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"seek time must be a finite number ≥ 0, not {seconds!r}")
         self.current_time = float(seconds)
+
+    # -- editing ----------------------------------------------------------------------------
+
+    def apply(self, op: Mapping[str, Any]) -> None:
+        """Apply one edit given as a dict, as the page sends it (see `TranscriptEdits.apply`):
+        ``{"op": "edit_word", "segment": 3, "word": 1, "text": "Sheila"}``. Raises
+        `EditError` (a `ValueError`) when it cannot apply; nothing changes then."""
+        self._apply(op, seq=None)
+
+    def edit_word(self, i: int, k: int, text: str) -> None:
+        """Replace the text of word `k` of segment `i`."""
+        self.apply({"op": "edit_word", "segment": i, "word": k, "text": text})
+
+    def insert_word(self, i: int, k: int, text: str) -> None:
+        """Insert `text` before word `k` of segment `i` (`k` = word count appends)."""
+        self.apply({"op": "insert_word", "segment": i, "word": k, "text": text})
+
+    def delete_word(self, i: int, k: int) -> None:
+        """Delete word `k` of segment `i`."""
+        self.apply({"op": "delete_word", "segment": i, "word": k})
+
+    def set_text(self, i: int, text: str) -> None:
+        """Replace the whole text of segment `i` (words spread evenly over it)."""
+        self.apply({"op": "set_text", "segment": i, "text": text})
+
+    def split(self, i: int, k: int) -> None:
+        """Split segment `i` so that word `k` begins a new segment."""
+        self.apply({"op": "split", "segment": i, "word": k})
+
+    def merge(self, i: int) -> None:
+        """Merge segment `i` with the next one."""
+        self.apply({"op": "merge", "segment": i})
+
+    def set_speaker(
+        self, i: int, speaker: str, start: int | None = None, stop: int | None = None
+    ) -> None:
+        """Give segment `i` (or its words ``start:stop``) to `speaker`, existing or new."""
+        self.apply(
+            {"op": "set_speaker", "segment": i, "speaker": speaker, "start": start, "stop": stop}
+        )
+
+    def undo(self) -> None:
+        """Undo the last edit (a rename included). Raises `EditError` when there is none."""
+        self.apply({"op": "undo"})
+
+    def redo(self) -> None:
+        """Redo the last undone edit. Raises `EditError` when there is none."""
+        self.apply({"op": "redo"})
+
+    def _edit_traits(self) -> None:
+        self.can_undo = self._ed.can_undo
+        self.can_redo = self._ed.can_redo
+        self.n_edits = len(self._ed._undo)
+
+    def _apply(self, op: Mapping[str, Any], seq: Any) -> None:
+        with self._lock:
+            rev = self.revision
+            change = self._ed.apply(op)
+            with self.hold_sync():
+                if change is None:  # a rename (or its undo/redo)
+                    self._syncing_names = True
+                    try:
+                        self.speaker_names = dict(self._ed.names)
+                    finally:
+                        self._syncing_names = False
+                else:
+                    self._patch(change, rev, seq)
+                self._edit_traits()
+            if change is None:
+                self._post(
+                    {
+                        "type": "patch",
+                        "revision": rev,
+                        "seq": seq,
+                        "index": 0,
+                        "removed": 0,
+                        "rows": [],
+                        "words": [],
+                    }
+                )
+
+    def _patch(self, change: Change, rev: int, seq: Any) -> None:
+        """Update the rows and speakers, and send the changed rows to open views."""
+        speakers = list(self.speakers)
+        for s in change.segments:
+            if s.speaker is not None and s.speaker not in speakers:
+                speakers.append(s.speaker)
+        if speakers != self.speakers:
+            self.speakers = speakers
+        rows = segment_rows(change.segments, speakers)
+        self._rows[change.index : change.index + change.removed] = rows
+        self.n_segments = len(self._rows)
+        self._post(
+            {
+                "type": "patch",
+                "revision": rev,
+                "seq": seq,
+                "index": change.index,
+                "removed": change.removed,
+                "rows": rows,
+                "words": [row_words(s.words) for s in change.segments],
+            }
+        )
+
+    def _on_editable(self, change: Any) -> None:
+        if change["new"] and not self.segments_by_message:
+            with self._lock, self.hold_sync():
+                self.segments_by_message = True
+                self.segments = []
+                self.revision += 1
+            self._push_data()
+
+    def _on_names(self, change: Any) -> None:
+        if self._syncing_names:
+            return
+        with self._lock:
+            self._ed.set_names(change["new"] or {})
+            self._edit_traits()
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -445,7 +601,8 @@ class TranscriptViewer(FwWidget):
             rev = self.revision
             if self.segments_by_message:
                 self._post({"type": "segments", "revision": rev, "rows": self._rows})
-            self._post({"type": "words", "revision": rev, **self._words})
+            words = word_columns([s.words for s in self._ed.segments])
+            self._post({"type": "words", "revision": rev, **words})
 
     def _push_audio(self) -> None:
         """Encode (once per transcript/audio, off the kernel's thread) and send the audio.
@@ -497,6 +654,18 @@ class TranscriptViewer(FwWidget):
                     self._push_audio()
                 else:
                     self._push_audio_async()
+        elif kind == "edit":
+            seq = content.get("seq")
+            op = content.get("op")
+            if not self.editable:
+                self._post(
+                    {"type": "edit_error", "seq": seq, "message": "this viewer is read-only"}
+                )
+                return
+            try:
+                self._apply(op if isinstance(op, dict) else {}, seq)
+            except EditError as exc:
+                self._post({"type": "edit_error", "seq": seq, "message": str(exc)})
         elif kind == "export":
             fmt = str(content.get("format", ""))
             try:
@@ -507,7 +676,7 @@ class TranscriptViewer(FwWidget):
             mime = {"srt": "application/x-subrip", "vtt": "text/vtt", "csv": "text/csv"}.get(
                 fmt, "text/plain"
             )
-            stem = Path(self._tr.source or "transcript").stem or "transcript"
+            stem = Path(self._ed.original.source or "transcript").stem or "transcript"
             self._post(
                 {"type": "export", "format": fmt, "filename": f"{stem}.{fmt}", "mime": mime},
                 [text.encode("utf-8")],

@@ -100,7 +100,7 @@ def test_ten_thousand_segments_go_by_message_and_state_stays_small() -> None:
     v._on_msg(v, {"type": "ready"}, [])
     seg_msg = wire.of("segments")[-1][0]
     assert seg_msg["revision"] == v.revision and len(seg_msg["rows"]) == 10_000
-    assert seg_msg["rows"][-1] == [10_798.92, 10_799.92, 0, tr.segments[-1].text]
+    assert seg_msg["rows"][-1] == [10_798.92, 10_799.92, 0, tr.segments[-1].text, 0]
     words = wire.of("words")[-1][0]
     assert len(words["seg"]) == 10_000 and words["seg"][-1] == 9_999
     assert words["text"][5] == " w5" and words["start"][5] == 5.4
@@ -114,7 +114,7 @@ def test_small_transcripts_sync_compact_rows(data_dir: Path) -> None:
     v = TranscriptViewer(tr)
     assert not v.segments_by_message
     assert v.speakers == ["Diane", "Sheila"]
-    assert v.segments[0] == [6.68, 7.16, 0, "Hello?"]
+    assert v.segments[0] == [6.68, 7.16, 0, "Hello?", 0]
     assert v.segments[1][2] == 1
     assert v.duration == 30.0
     at_limit = TranscriptViewer(synthetic(SYNC_SEGMENT_LIMIT))

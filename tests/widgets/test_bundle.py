@@ -1,0 +1,45 @@
+"""The ES modules share their helpers through _shared.js, inlined by `bundle` (one copy)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fw_asr_widgets.widgets import CompareView, Timeline, TranscriptViewer, Uploader
+from fw_asr_widgets.widgets._base import HERE, bundle
+from fw_asr_widgets.widgets.search import CorpusSearch
+
+SHARED = ("h", "fmtTime", "lastLE", "bytesOf", "speakerColor")
+
+
+def test_helpers_are_defined_once_in_the_repository() -> None:
+    for js in HERE.glob("*.js"):
+        src = js.read_text()
+        for name in SHARED:
+            defs = re.findall(rf"^(?:export )?function {name}\(", src, flags=re.MULTILINE)
+            if js.name == "_shared.js":
+                assert len(defs) == 1, name
+            elif js.name != "recorder.js":  # recorder's own fmtTime shows tenths of a second
+                assert not defs, f"{js.name} defines {name}() again: import it from _shared.js"
+
+
+@pytest.mark.parametrize("cls", [TranscriptViewer, Timeline, Uploader, CompareView, CorpusSearch])
+def test_bundled_modules_inline_the_helpers(cls: type, tmp_path: Path) -> None:
+    src = cls._esm
+    assert isinstance(src, str)
+    code = "\n".join(ln for ln in src.splitlines() if not ln.lstrip().startswith("//"))
+    assert "./_shared.js" not in code  # the import line is replaced
+    assert "const shared = (() => {" in src and src.count("function h(") == 1
+    node = shutil.which("node")
+    if node:  # a syntax check where Node is installed (the browser tests run the modules)
+        f = tmp_path / "m.mjs"
+        f.write_text(src)
+        subprocess.run([node, "--check", str(f)], check=True, capture_output=True)
+
+
+def test_a_module_without_the_import_is_returned_as_it_is() -> None:
+    assert bundle("recorder.js") == (HERE / "recorder.js").read_text()
