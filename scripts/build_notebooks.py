@@ -272,7 +272,7 @@ NOTEBOOKS: dict[str, list[Cell]] = {
             "view = fw.compare(runs, reference=reference, audio=jfk)\n"
             "view.wer",
         ),
-        ("code", "# NBVAL_IGNORE_OUTPUT\nview"),
+        ("code", "view", IGNORE),
     ],
 }
 
@@ -283,7 +283,7 @@ NOTEBOOKS["05_editing_and_comparison.ipynb"] = [
         "# Correcting a transcript and comparing models\n\n"
         "Open a transcript in the editor, fix words, turns and speakers by ear and keyboard, "
         "undo what you did not mean, and keep the corrected transcript and a log of every "
-        "edit. Then see where models disagree, word by word, against a reference.",
+        "edit. Then see where models disagree, word by word, against a reference.\n\n" + INSTALL,
     ),
     ("code", SETUP),
     ("md", "## A transcript with mistakes\nA two-speaker phone call and its reference (STM)."),
@@ -311,11 +311,8 @@ NOTEBOOKS["05_editing_and_comparison.ipynb"] = [
     ),
     (
         "code",
-        "# NBVAL_IGNORE_OUTPUT\n"
-        "editor = fw.TranscriptViewer(\n"
-        "    tr, audio=audio, editable=True\n"
-        ")\n"
-        "editor",
+        "editor = fw.TranscriptViewer(\n    tr, audio=audio, editable=True\n)\neditor",
+        IGNORE,
     ),
     (
         "md",
@@ -355,17 +352,17 @@ NOTEBOOKS["05_editing_and_comparison.ipynb"] = [
     ),
     (
         "code",
-        "# NBVAL_CHECK_OUTPUT\n"
         "wer_after = editor.transcript.wer(ref)\n"
         'print(f"WER after the corrections: {wer_after:.1%}")',
+        CHECK,
     ),
     ("md", "Every edit is logged (undo and redo too), with its time and position."),
     (
         "code",
-        "# NBVAL_IGNORE_OUTPUT\n"
         "editor.undo()\n"
         "editor.redo()\n"
         'editor.edits[["operation", "segment", "word", "start", "before", "after"]].tail(8)',
+        IGNORE,
     ),
     (
         "code",
@@ -387,13 +384,64 @@ NOTEBOOKS["05_editing_and_comparison.ipynb"] = [
         "view = fw.compare(runs, reference=ref, audio=audio)\n"
         "view.wer",
     ),
-    ("code", "# NBVAL_IGNORE_OUTPUT\nview"),
+    ("code", "view", IGNORE),
     (
         "md",
         "Without a reference the widget shows how far the transcripts are from each other "
         "(each row taken as the reference).",
     ),
-    ("code", "# NBVAL_IGNORE_OUTPUT\nfw.compare(runs, audio=audio)"),
+    ("code", "fw.compare(runs, audio=audio)", IGNORE),
+]
+
+
+# -- 06: a corpus (one self-contained block) ---------------------------------------------------
+NOTEBOOKS["06_corpus.ipynb"] = [
+    (
+        "md",
+        "# A folder of recordings as one dataset\n\n"
+        "`fw.transcribe_corpus` writes every file of a folder into a Parquet dataset (files, "
+        "segments and words tables), resumable after a crash or Ctrl-C; `fw.open_corpus` "
+        "queries it with DuckDB and searches it. Here the folder is the package's own sample "
+        "recordings; the same calls take 5,000 calls.\n\n" + INSTALL,
+    ),
+    ("code", SETUP),
+    ("md", "## Transcribe the folder"),
+    (
+        "code",
+        "import tempfile\n"
+        "from pathlib import Path\n\n"
+        'folder = Path(fw.samples.path("jfk.wav")).parent\n'
+        'out = Path(tempfile.mkdtemp()) / "samples.transcripts"\n'
+        "run = fw.transcribe_corpus(folder, out=out, client=client, progress=False)\n"
+        'print(run.ok, "files transcribed,", run.failed, "failed")',
+    ),
+    (
+        "md",
+        "Run it again: every file is already in the dataset (keyed by the SHA-256 of its "
+        "bytes), so nothing is transcribed twice.",
+    ),
+    (
+        "code",
+        "again = fw.transcribe_corpus(folder, out=out, client=client, progress=False)\n"
+        'print(again.skipped, "already done")',
+        CHECK,
+    ),
+    ("md", "## Query it"),
+    (
+        "code",
+        "corpus = fw.open_corpus(out)\n"
+        "corpus.sql(\n"
+        '    "SELECT parse_filename(path) AS file, count(*) AS segments, "\n'
+        '    "round(sum(duration), 1) AS seconds FROM segments GROUP BY file ORDER BY file"\n'
+        ").df()",
+    ),
+    (
+        "code",
+        'hits = corpus.search("country")\n'
+        'hits.assign(file=[Path(p).name for p in hits["path"]])[["file", "start", "end", "text"]]',
+    ),
+    ("md", "Click a hit to hear it (the audio is read from its file when you click)."),
+    ("code", 'corpus.search_widget("country")', IGNORE),
 ]
 
 
