@@ -417,28 +417,9 @@ def _label_frames(mel: np.ndarray, lo: int, hi: int) -> np.ndarray:
     np.add.at(count, st, 1)
     np.add.at(count, st + win, -1)
     score, count = np.cumsum(score, axis=0)[:n], np.cumsum(count)[:n]
-    return _smooth(np.argmax(score / np.maximum(count, 1)[:, None], axis=1))
+    from fw_asr_widgets.local.speakers import smooth_runs
 
-
-def _smooth(labels: np.ndarray) -> np.ndarray:
-    """Give runs shorter than `MIN_RUN_FRAMES` to the longer neighbouring run."""
-    edges = np.flatnonzero(np.diff(labels)) + 1
-    run_labels = list(labels[np.r_[0, edges]].tolist())
-    lengths = list(np.diff(np.r_[0, edges, labels.size]).tolist())
-    while len(lengths) > 1:
-        i = min(range(len(lengths)), key=lengths.__getitem__)
-        if lengths[i] >= MIN_RUN_FRAMES:
-            break
-        left = lengths[i - 1] if i > 0 else -1
-        right = lengths[i + 1] if i + 1 < len(lengths) else -1
-        n_i = lengths.pop(i)
-        run_labels.pop(i)
-        lengths[i - 1 if left >= right else i] += n_i
-        # The runs either side of the removed one may now be one speaker: join them.
-        if 0 < i < len(lengths) and run_labels[i] == run_labels[i - 1]:
-            lengths[i - 1] += lengths.pop(i)
-            run_labels.pop(i)
-    return np.repeat(np.asarray(run_labels, dtype=int), lengths)
+    return smooth_runs(np.argmax(score / np.maximum(count, 1)[:, None], axis=1), MIN_RUN_FRAMES)
 
 
 def _turns(idx: np.ndarray, labels: np.ndarray) -> list[Turn]:

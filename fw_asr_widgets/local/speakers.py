@@ -320,7 +320,7 @@ def cluster(x: np.ndarray, lo: int = 1, hi: int = MAX_SPEAKERS) -> np.ndarray:
     return cent
 
 
-def _smooth(labels: np.ndarray, min_run: int) -> np.ndarray:
+def smooth_runs(labels: np.ndarray, min_run: int) -> np.ndarray:
     """Give label runs shorter than `min_run` to the longer neighbouring run."""
     if labels.size == 0:
         return labels
@@ -336,6 +336,7 @@ def _smooth(labels: np.ndarray, min_run: int) -> np.ndarray:
         n_i = lengths.pop(i)
         run_labels.pop(i)
         lengths[i - 1 if left >= right else i] += n_i
+        # The runs either side of the removed one may now be one speaker: join them.
         if 0 < i < len(lengths) and run_labels[i] == run_labels[i - 1]:
             lengths[i - 1] += lengths.pop(i)
             run_labels.pop(i)
@@ -435,7 +436,7 @@ def analyse(
         second = None
     else:
         order = _frame_ranking(frames, emb @ cent.T, spans)
-        best = _smooth(order[:, 0], int(MIN_RUN / GRID))
+        best = smooth_runs(order[:, 0], int(MIN_RUN / GRID))
         if np.unique(best).size < min(lo, k):  # smoothing must not undo min_speakers
             best = order[:, 0].astype(int)
         second = order[:, 1]
