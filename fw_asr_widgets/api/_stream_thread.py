@@ -3,6 +3,28 @@
 A session thread performs the session's steps (connect, receive, reconnect) on
 `websockets.sync.client`; each connection gets a sender thread (queue → socket, paced). Used
 by `SyncStream`: it keeps running after a notebook cell returns and may be fed from any thread.
+
+Decisions: the sync stream keeps this runner rather than driving `AsyncRunner` on the sync
+HTTP client's private event loop (`_sync.run`), which was measured side by side (2026-11,
+2-core machine loaded by other work, `benchmarks/streaming_overhead.py` and
+`benchmarks/live_latency.py`, whose children take a "loop" variant for this):
+- send path (48 kHz numpy chunk handed to `send()` → its frame written): the loop variant
+  was slower at the median in every same-run pair, 1.28× and 1.44× (1,500 chunks: p50 256 vs
+  201 µs, 594 vs 411 µs) and 1.3-1.6× in four quick runs; p99 went either way (2.0 vs 2.6 ms,
+  4.9 vs 4.5 ms). Each `send()` then waits for a wake-up of the loop thread and its answer,
+  where the thread runner hands the frame to its sender with one condition notify;
+- live latency (jfk.wav at 1× to the embedded engine, three pairs): the same within noise
+  (word end → first partial 0.65/0.63/0.59 s on the loop vs 0.76/0.64/0.61 s here; commit
+  1.83/1.80/1.77 vs 1.88/1.83/1.81 s);
+- behaviour: on the loop, `on_event` callbacks (widget updates) would run on the thread every
+  sync HTTP call of the process shares, so a slow callback would stall uploads and this
+  stream's own sends; here they run on the session thread while the sender keeps writing.
+  The notebook fault test also checks the session thread by name.
+So the thread runner stays. It is not generated from `AsyncRunner` (as httpcore's unasync
+does): what the two have in common, the session, error mapping and message handling, is one
+copy in `_stream_runners`; what is left here is the thread-shaped I/O (a sender thread, a
+stop event instead of cancellation, condition-variable queues), which has no async twin to
+generate it from line by line.
 """
 
 from __future__ import annotations
