@@ -37,7 +37,8 @@ clean close). `finish()` without `checkpoint` sends the trace alone.
 Merged state: the rules (finality, order, replace by id, time offsets per connection, resume
 and seam de-duplication) are stated and applied in `_stream_merge`; latency bookkeeping is
 `_stream_metrics`; frame sizes and marker JSON are `_stream_framing`; the event and frame
-types are `_stream_events`.
+types are `_stream_events` (every event type and `normalize_word` can still be imported
+from here, as before the split).
 """
 
 from __future__ import annotations
@@ -50,23 +51,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from fw_asr_widgets._wire import normalize_word
+from fw_asr_widgets._wire import normalize_word as normalize_word  # re-exported
 from fw_asr_widgets.api._stream_events import (
     Checkpoint,
-    Closed,
     ErrorEvent,
     Frame,
-    Reconnecting,
     ReconnectPlan,
     SegmentFinal,
     SegmentUpdated,
     StateCleared,
     StreamEvent,
 )
+from fw_asr_widgets.api._stream_events import Closed as Closed  # re-exported
+from fw_asr_widgets.api._stream_events import Reconnecting as Reconnecting  # re-exported
 from fw_asr_widgets.api._stream_framing import (
     BYTES_PER_SAMPLE,
     DEFAULT_CHUNK_MS,
-    MIN_FRAME_SAMPLES,
     SAMPLE_RATE,
     checkpoint_json,
     chunk_bytes,
@@ -77,8 +77,6 @@ from fw_asr_widgets.api._stream_framing import (
     trace_json,
 )
 from fw_asr_widgets.api._stream_merge import (
-    SEAM_MAX_WORDS,
-    SEAM_WINDOW_S,
     SegState,
     dedupe_seam,
     final_prefix,
@@ -494,26 +492,3 @@ class StreamProtocol:
     def metrics_rows(self, level: str = "segment") -> list[dict[str, Any]]:
         """Latency rows: `chunk` (send time), `segment` or `word` (audio → partial/final)."""
         return self._metrics.rows(level)
-
-
-__all__ = [
-    "BYTES_PER_SAMPLE",
-    "DEFAULT_CHUNK_MS",
-    "FINAL_TRACE_ID",
-    "MIN_FRAME_SAMPLES",
-    "SAMPLE_RATE",
-    "SEAM_MAX_WORDS",
-    "SEAM_WINDOW_S",
-    "Checkpoint",
-    "Closed",
-    "ErrorEvent",
-    "Frame",
-    "ReconnectPlan",
-    "Reconnecting",
-    "SegmentFinal",
-    "SegmentUpdated",
-    "StateCleared",
-    "StreamEvent",
-    "StreamProtocol",
-    "normalize_word",
-]

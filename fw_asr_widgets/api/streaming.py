@@ -48,7 +48,7 @@ from fw_asr_widgets.api._config import (
     to_ws,
 )
 from fw_asr_widgets.api._stream_async import AsyncRunner
-from fw_asr_widgets.api._stream_protocol import (
+from fw_asr_widgets.api._stream_events import (
     Checkpoint,
     Closed,
     ErrorEvent,
@@ -57,8 +57,8 @@ from fw_asr_widgets.api._stream_protocol import (
     SegmentUpdated,
     StateCleared,
     StreamEvent,
-    StreamProtocol,
 )
+from fw_asr_widgets.api._stream_protocol import StreamProtocol
 from fw_asr_widgets.api._stream_runners import StreamOptions
 from fw_asr_widgets.api._stream_thread import ThreadRunner
 from fw_asr_widgets.audio import (
