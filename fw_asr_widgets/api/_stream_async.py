@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from fw_asr_widgets.api._stream_runners import (
     StreamOptions,
     _advance,
     _Done,
+    _FrameQueue,
     _Retry,
     _RunnerBase,
     _Step,
@@ -27,20 +27,12 @@ from fw_asr_widgets.api.errors import APITimeoutError, StreamError
 from fw_asr_widgets.transcript import Transcript
 
 
-class _AsyncFrameQueue:
-    """Bounded FIFO of frames; `put_all` waits until all fit (never drops, never splits)."""
+class _AsyncFrameQueue(_FrameQueue):
+    """Bounded FIFO of frames; `wait_room` waits until all fit (never drops, never splits)."""
 
     def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._dq: deque[Frame] = deque()
+        super().__init__(maxsize)
         self._cond = asyncio.Condition()
-        self.closed = False
-
-    def __len__(self) -> int:
-        return len(self._dq)
-
-    def _fits(self, n: int) -> bool:
-        return self.closed or not self._dq or len(self._dq) + n <= self.maxsize
 
     async def wait_room(self, n: int) -> None:
         async with self._cond:

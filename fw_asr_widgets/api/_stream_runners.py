@@ -38,7 +38,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from fw_asr_widgets.api._exceptions import error_message
 from fw_asr_widgets.api._retry import RetryPolicy, is_retryable_status, request_id
@@ -148,12 +148,22 @@ def _idle_reason(code: int | None, reason: str) -> str:
     return f"the server closed the idle stream ({reason or f'code {code}'}); more audio to send"
 
 
-class _FrameQueue(Protocol):
-    """What the session needs of a runner's bounded frame queue."""
+class _FrameQueue:
+    """A runner's bounded FIFO of frames: the state and the all-or-wait rule both runners'
+    queues (`_stream_async`, `_stream_thread`) share; they add the waiting."""
 
-    closed: bool
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._dq: deque[Frame] = deque()
+        self.closed = False
 
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        return len(self._dq)
+
+    def _fits(self, n: int) -> bool:
+        """`n` frames may go in now: all at once, never split (or the queue is closed, or
+        empty, so a batch larger than the queue still goes through)."""
+        return self.closed or not self._dq or len(self._dq) + n <= self.maxsize
 
 
 class _RunnerBase:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
@@ -43,6 +42,7 @@ from fw_asr_widgets.api._stream_runners import (
     StreamOptions,
     _advance,
     _Done,
+    _FrameQueue,
     _Retry,
     _RunnerBase,
     _Step,
@@ -53,20 +53,12 @@ from fw_asr_widgets.api.errors import APITimeoutError, StreamError
 from fw_asr_widgets.transcript import Transcript
 
 
-class _ThreadFrameQueue:
-    """Thread-safe bounded FIFO of frames with the same all-or-wait `put` as the async one."""
+class _ThreadFrameQueue(_FrameQueue):
+    """Thread-safe bounded FIFO of frames with the same all-or-wait rule as the async one."""
 
     def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._dq: deque[Frame] = deque()
+        super().__init__(maxsize)
         self._cond = threading.Condition()
-        self.closed = False
-
-    def __len__(self) -> int:
-        return len(self._dq)
-
-    def _fits(self, n: int) -> bool:
-        return self.closed or not self._dq or len(self._dq) + n <= self.maxsize
 
     def wait_room(self, n: int, timeout: float | None) -> bool:
         with self._cond:  # the caller's thread: interruptible (Ctrl-C while sending)
