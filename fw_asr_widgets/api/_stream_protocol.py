@@ -2,7 +2,8 @@
 
 No sockets here. Feed it audio (`send_audio`), markers (`trace`), the end (`finish`) and every
 text frame the server sends (`receive_text`); it returns the frames to write and the events to
-deliver, and holds the merged state (`transcript`). The runners in `_stream_runners` do the I/O.
+deliver, and holds the merged state (`transcript`). The runners (`_stream_async`,
+`_stream_thread`, sharing the session in `_stream_runners`) do the I/O.
 
 Wire protocol (Fireworks `/v1/audio/transcriptions/streaming`, see docs/fireworks-audio-api.md,
 "Streaming"):

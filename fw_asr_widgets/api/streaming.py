@@ -8,7 +8,8 @@
 
 `AsyncStream` runs on asyncio; `SyncStream` runs in background daemon threads, so it keeps
 going after a notebook cell returns and `send()` may be called from any thread (e.g. widget
-message callbacks). Both hold a `StreamProtocol` (sans-I/O, `_stream_protocol`) whose module
+message callbacks; why threads rather than the sync client's private event loop: Decisions in
+`_stream_thread`). Both hold a `StreamProtocol` (sans-I/O, `_stream_protocol`) whose module
 docstring states the wire protocol (the merge/resume rules: `_stream_merge`); the runners'
 shared session (`_stream_runners`) states how connection failures map to errors and reconnects.
 
