@@ -23,9 +23,13 @@ def reference(name: str) -> str:
     return " ".join(" ".join(line.split()[5:]) for line in stm if line.strip())
 
 
-def child_stream(name: str) -> dict[str, Any]:
+def child_stream(name: str, runner: str = "thread") -> dict[str, Any]:
     """Serve the embedded engine in this process, stream `name` at 1× through the client,
-    then transcribe the same file in file mode (the baseline)."""
+    then transcribe the same file in file mode (the baseline).
+
+    `runner`: "thread" is `Client.stream` (the thread runner); "loop" is the alternative
+    measured against it: the async runner driven from this thread on the sync client's
+    private event loop (`_sync.run`)."""
     from fw_asr_widgets import Client
     from fw_asr_widgets.audio import decode
     from fw_asr_widgets.local import serve
@@ -36,12 +40,23 @@ def child_stream(name: str) -> dict[str, Any]:
     duration = audio.size / 16000
     with serve() as srv, Client(base_url=srv.url, max_retries=0) as client:
         client.transcribe(data_dir() / "jfk.wav", language="en")  # warm-up: model loads
-        s = client.stream(language="en", pace=1.0, send_timeout=None)
-        s.start()
-        for i in range(0, audio.size, 16000):
-            s.send(audio[i : i + 16000])
-        final = s.finish(timeout=120)
-        words = s.metrics("word")
+        if runner == "loop":
+            from fw_asr_widgets.api import _sync
+            from fw_asr_widgets.api.streaming import AsyncStream
+
+            a = AsyncStream(client._config, language="en", pace=1.0)
+            _sync.run(a.start())
+            for i in range(0, audio.size, 16000):
+                _sync.run(a._runner.send_pcm(a._pcm(audio[i : i + 16000], 16000)))
+            final = _sync.run(a.finish(timeout=120))
+            words = a.metrics("word")
+        else:
+            s = client.stream(language="en", pace=1.0, send_timeout=None)
+            s.start()
+            for i in range(0, audio.size, 16000):
+                s.send(audio[i : i + 16000])
+            final = s.finish(timeout=120)
+            words = s.metrics("word")
         # Baseline: record-then-transcribe. Upload the whole file after it ended.
         t0 = time.perf_counter()
         tr = client.transcribe(path, language="en", timestamp_granularities="word")

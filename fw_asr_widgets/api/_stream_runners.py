@@ -1,9 +1,11 @@
-"""I/O around `StreamProtocol`: an asyncio runner and a background-thread runner.
+"""What both streaming runners share: options, error mapping and the session, sans I/O.
 
-Both do the same thing: connect (auth header from the config), write queued frames (bounded
-queue: a producer waits when it is full, audio is never dropped), read server messages into the
-protocol, deliver events, and on a dropped connection reconnect with backoff and resume from
-`StreamProtocol.begin_reconnect()`.
+The session (`_RunnerBase._session`) is a generator of steps (serve a connection, close it,
+sleep, connect, wait for audio); `_stream_async.AsyncRunner` performs them with asyncio and
+`_stream_thread.ThreadRunner` on daemon threads. Both do the same thing: connect (auth
+header from the config), write queued frames (bounded queue: a producer waits when it is
+full, audio is never dropped), read server messages into the protocol, deliver events, and on
+a dropped connection reconnect with backoff and resume from `StreamProtocol.begin_reconnect()`.
 
 Connection outcomes (decisions):
 - handshake HTTP 401/403 → `AuthenticationError` / `PermissionDeniedError`, other 4xx → the
@@ -30,22 +32,18 @@ so far stays readable on the stream).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fw_asr_widgets.api import _sync
 from fw_asr_widgets.api._exceptions import error_message
 from fw_asr_widgets.api._retry import RetryPolicy, is_retryable_status, request_id
 from fw_asr_widgets.api._stream_protocol import (
     Checkpoint,
-    Closed,
     ErrorEvent,
     Frame,
     Reconnecting,
@@ -54,8 +52,6 @@ from fw_asr_widgets.api._stream_protocol import (
 )
 from fw_asr_widgets.api.errors import (
     APIConnectionError,
-    APIError,
-    APITimeoutError,
     AuthenticationError,
     StreamError,
     status_error_class,
@@ -69,10 +65,6 @@ RETRYABLE_CLOSE = frozenset({1000, 1001, 1006, 1011, 1012, 1013, 1014})
 MAX_BUFFERED_EVENTS = 10_000
 FINAL_TRACE_GRACE = 2.0
 """Seconds to wait for the final trace echo after the final checkpoint was answered."""
-
-# One session logic for both I/O styles: `_RunnerBase._session` is a sans-I/O generator of
-# steps (serve a connection, close it, sleep, connect, wait for audio) and each runner's
-# `_drive` performs them, with asyncio or on a thread.
 
 
 @dataclass(frozen=True)
@@ -156,10 +148,28 @@ def _idle_reason(code: int | None, reason: str) -> str:
     return f"the server closed the idle stream ({reason or f'code {code}'}); more audio to send"
 
 
+class _FrameQueue:
+    """A runner's bounded FIFO of frames: the state and the all-or-wait rule both runners'
+    queues (`_stream_async`, `_stream_thread`) share; they add the waiting."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._dq: deque[Frame] = deque()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._dq)
+
+    def _fits(self, n: int) -> bool:
+        """`n` frames may go in now: all at once, never split (or the queue is closed, or
+        empty, so a batch larger than the queue still goes through)."""
+        return self.closed or not self._dq or len(self._dq) + n <= self.maxsize
+
+
 class _RunnerBase:
     """State shared by both runners: protocol, events, metrics."""
 
-    _queue: _AsyncFrameQueue | _ThreadFrameQueue
+    _queue: _FrameQueue
 
     def __init__(self, options: StreamOptions) -> None:
         self.options = options
@@ -350,592 +360,16 @@ def _advance(steps: Generator[_Step, Any, Any], value: Any, error: BaseException
         return True, stop.value
 
 
-# =============================================================================== asyncio
-class _AsyncFrameQueue:
-    """Bounded FIFO of frames; `put_all` waits until all fit (never drops, never splits)."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._dq: deque[Frame] = deque()
-        self._cond = asyncio.Condition()
-        self.closed = False
-
-    def __len__(self) -> int:
-        return len(self._dq)
-
-    def _fits(self, n: int) -> bool:
-        return self.closed or not self._dq or len(self._dq) + n <= self.maxsize
-
-    async def wait_room(self, n: int) -> None:
-        async with self._cond:
-            await self._cond.wait_for(lambda: self._fits(n))
-
-    async def extend(self, frames: Sequence[Frame]) -> None:
-        async with self._cond:
-            self._dq.extend(frames)
-            self._cond.notify_all()
-
-    async def wait_nonempty(self) -> None:
-        async with self._cond:
-            await self._cond.wait_for(lambda: bool(self._dq) or self.closed)
-
-    async def get(self) -> Frame:
-        async with self._cond:
-            await self._cond.wait_for(lambda: bool(self._dq))
-            frame = self._dq.popleft()
-            self._cond.notify_all()
-            return frame
-
-    async def close(self) -> None:
-        async with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-
-class AsyncRunner(_RunnerBase):
-    """The asyncio runner: a session task with a sender and a receiver task per connection."""
-
-    _queue: _AsyncFrameQueue
-
-    def __init__(self, options: StreamOptions) -> None:
-        super().__init__(options)
-        self._queue = _AsyncFrameQueue(options.queue_size)
-        self._task: asyncio.Task[None] | None = None
-        self._send_lock = asyncio.Lock()
-        self._event_flag = asyncio.Event()
-
-    @property
-    def queue_depth(self) -> int:
-        return len(self._queue)
-
-    def _notify(self) -> None:
-        self._event_flag.set()
-
-    async def _connect(self) -> Any:
-        from websockets.asyncio.client import connect
-
-        try:
-            return await connect(
-                self.options.url,
-                additional_headers=dict(self.options.headers),
-                open_timeout=self.options.open_timeout,
-                compression=None,
-                max_size=None,
-            )
-        except Exception as exc:
-            raise handshake_error(exc) from None
-
-    async def start(self) -> None:
-        if self.state != "new":
-            raise StreamError(f"the stream was already started (state: {self.state})")
-        self.state = "open"
-        try:
-            ws = await self._drive(self._connecting(None))
-        except BaseException:
-            self.state = "failed"
-            raise
-        self._ws = ws
-        self._task = asyncio.create_task(self._run(ws))
-
-    async def _run(self, ws: Any) -> None:
-        code, reason = None, ""
-        try:
-            code, reason = await self._drive(self._session(ws))
-        finally:
-            await self._queue.close()
-            self._emit(Closed(code, reason))
-
-    async def _drive(self, steps: Generator[_Step, Any, Any]) -> Any:
-        """Perform `steps` with asyncio; return the generator's value."""
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            done, out = _advance(steps, value, error)
-            if done:
-                return out
-            value, error = None, None
-            try:
-                value = await self._perform(*out)
-            except BaseException as exc:  # cancellation included: the session handles it
-                error = exc
-
-    async def _perform(self, kind: str, arg: Any) -> Any:
-        if kind == "serve":
-            try:
-                await self._serve(arg)
-            except Exception as exc:  # how the connection ended
-                return exc
-        elif kind == "close":
-            with contextlib.suppress(Exception):
-                await asyncio.shield(arg.close())
-        elif kind == "sleep":
-            await asyncio.sleep(arg)
-        elif kind == "connect":
-            try:
-                return await self._connect()
-            except _Retry as exc:
-                return exc
-        elif kind == "wait_for_audio":
-            await self._queue.wait_nonempty()
-            if self._queue.closed:
-                raise _Stopped
-        return None
-
-    async def _serve(self, ws: Any) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        sender = asyncio.create_task(self._sender(ws))
-        receiver = asyncio.create_task(self._receiver(ws))
-        try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in (sender, receiver):
-                t.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
-        task = receiver if receiver in done else sender
-        exc = task.exception()
-        if exc is None:
-            if task is receiver:  # the socket ended without an exception
-                raise self._close_outcome(ws.close_code, ws.close_reason or "")
-            raise StreamError("internal error: the sender stopped")  # pragma: no cover
-        if isinstance(exc, ConnectionClosed):
-            raise self._close_outcome(ws.close_code, ws.close_reason or "") from None
-        if isinstance(exc, OSError):
-            raise _Retry(f"{type(exc).__name__}: {exc}") from None
-        raise exc
-
-    async def _sender(self, ws: Any) -> None:
-        resume, self._resume = self._resume, []
-        for old in resume:  # re-sent audio: not paced
-            await ws.send(old.data)
-            with self._plock:
-                self.protocol.mark_written(old)
-        while True:
-            frame: Frame | None = self._retry_frame
-            if frame is None:
-                frame = await self._queue.get()
-                self._retry_frame = frame
-            delay = self._pace_delay(frame)
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await ws.send(frame.data)
-            with self._plock:
-                self.protocol.mark_written(frame)
-            self._retry_frame = None
-
-    async def _receiver(self, ws: Any) -> None:
-        while True:
-            try:
-                msg = await asyncio.wait_for(ws.recv(), self._final_wait())
-            except asyncio.TimeoutError:
-                raise _Done from None  # the final checkpoint was answered long enough ago
-            self._handle_message(msg)
-
-    # -- producer side
-    def _check_open(self) -> None:
-        if self._error is not None:
-            raise self._error
-        if self.state in ("new",):
-            raise StreamError("the stream is not started: use `async with` or `await start()`")
-        if self.state != "open":
-            raise StreamError(f"the stream is {self.state}; no more audio can be sent")
-
-    async def send_pcm(self, pcm: bytes) -> None:
-        async with self._send_lock:
-            self._check_open()
-            with self._plock:
-                n = self.protocol.frames_for(len(pcm))
-            await self._queue.wait_room(n)
-            self._check_open()
-            with self._plock:
-                frames = self.protocol.send_audio(pcm)
-            await self._queue.extend(frames)
-
-    async def send_frame(self, make: Callable[[], Frame]) -> Frame:
-        async with self._send_lock:
-            self._check_open()
-            await self._queue.wait_room(1)
-            with self._plock:
-                frame = make()
-            await self._queue.extend([frame])
-            return frame
-
-    async def finish(self, timeout: float | None = None) -> Transcript:
-        if self.state == "new":
-            raise StreamError("the stream is not started: use `async with` or `await start()`")
-        if self.state == "open":
-            async with self._send_lock:
-                with self._plock:
-                    frames = self.protocol.finish(checkpoint=True)
-                self.state = "finishing"
-                await self._queue.wait_room(len(frames))
-                await self._queue.extend(frames)
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
-            except asyncio.TimeoutError:
-                await self.close()
-                raise APITimeoutError(
-                    f"the server did not finish the stream within {timeout} s"
-                ) from None
-        if self._error is not None:
-            raise self._error
-        return self.transcript
-
-    async def close(self) -> None:
-        """Stop now: no final pass; the transcript keeps what arrived."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-        elif self._task is None and self.state == "new":
-            self.state = "closed"
-
-    async def iter_events(self) -> Any:
-        """Yield events as they arrive; end after `Closed` (raise the stream's error, if any)."""
-        while True:
-            while self._events:
-                ev = self._events.popleft()
-                yield ev
-                if isinstance(ev, Closed):
-                    if self._error is not None:
-                        raise self._error
-                    return
-            if self.state in ("new", "closed") and self._task is None:
-                return
-            self._event_flag.clear()
-            if self._events:
-                continue
-            await self._event_flag.wait()
-
-
-# =============================================================================== threads
-class _ThreadFrameQueue:
-    """Thread-safe bounded FIFO of frames with the same all-or-wait `put` as the async one."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._dq: deque[Frame] = deque()
-        self._cond = threading.Condition()
-        self.closed = False
-
-    def __len__(self) -> int:
-        return len(self._dq)
-
-    def _fits(self, n: int) -> bool:
-        return self.closed or not self._dq or len(self._dq) + n <= self.maxsize
-
-    def wait_room(self, n: int, timeout: float | None) -> bool:
-        with self._cond:  # the caller's thread: interruptible (Ctrl-C while sending)
-            return _sync.wait_for(self._cond, lambda: self._fits(n), timeout)
-
-    def extend(self, frames: Sequence[Frame]) -> None:
-        with self._cond:
-            self._dq.extend(frames)
-            self._cond.notify_all()
-
-    def wait_nonempty(self, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: bool(self._dq) or self.closed, timeout)
-
-    def get(self, timeout: float) -> Frame | None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: bool(self._dq) or self.closed, timeout):
-                return None
-            if not self._dq:
-                return None
-            frame = self._dq.popleft()
-            self._cond.notify_all()
-            return frame
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-
-class ThreadRunner(_RunnerBase):
-    """The thread runner: a daemon session thread (receives, reconnects) and a daemon sender
-    thread per connection, on `websockets.sync.client`. Safe to call from any thread."""
-
-    _queue: _ThreadFrameQueue
-
-    def __init__(self, options: StreamOptions) -> None:
-        super().__init__(options)
-        self._queue = _ThreadFrameQueue(options.queue_size)
-        self._send_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._event_cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._sender_error: BaseException | None = None
-
-    @property
-    def queue_depth(self) -> int:
-        return len(self._queue)
-
-    def _notify(self) -> None:
-        with self._event_cond:
-            self._event_cond.notify_all()
-
-    def _connect(self) -> Any:
-        from websockets.sync.client import connect
-
-        extra: dict[str, Any] = {}
-        if _sync_connect_takes_legacy():
-            extra["legacy"] = True  # websockets >= 16: a plain connection, closed by us
-        try:
-            return connect(
-                self.options.url,
-                additional_headers=dict(self.options.headers),
-                open_timeout=self.options.open_timeout,
-                compression=None,
-                max_size=None,
-                **extra,
-            )
-        except Exception as exc:
-            raise handshake_error(exc) from None
-
-    def _stopping(self) -> bool:
-        return self._stop.is_set()
-
-    def start(self) -> None:
-        if self.state != "new":
-            raise StreamError(f"the stream was already started (state: {self.state})")
-        self.state = "open"
-        try:
-            ws = self._drive(self._connecting(None))
-        except BaseException:
-            self.state = "failed"
-            raise
-        self._ws = ws
-        self._thread = threading.Thread(
-            target=self._run, args=(ws,), name=f"{THREAD_PREFIX}-session", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, ws: Any) -> None:
-        code, reason = None, ""
-        try:
-            code, reason = self._drive(self._session(ws))
-        finally:
-            self._queue.close()
-            self._emit(Closed(code, reason))
-
-    def _drive(self, steps: Generator[_Step, Any, Any]) -> Any:
-        """Perform `steps` on this thread; return the generator's value."""
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            done, out = _advance(steps, value, error)
-            if done:
-                return out
-            value, error = None, None
-            try:
-                value = self._perform(*out)
-            except BaseException as exc:
-                error = exc
-
-    def _perform(self, kind: str, arg: Any) -> Any:
-        if kind == "serve":
-            try:
-                self._serve(arg)
-            except Exception as exc:  # how the connection ended
-                return exc
-        elif kind == "close":
-            with contextlib.suppress(Exception):
-                arg.close()
-        elif kind == "sleep":
-            if self._stop.wait(arg):
-                raise _Stopped
-        elif kind == "connect":
-            try:
-                return self._connect()
-            except _Retry as exc:
-                return exc
-        elif kind == "wait_for_audio":
-            while not self._queue.wait_nonempty(0.2) or self._queue.closed:
-                if self._stop.is_set() or self._queue.closed:
-                    raise _Stopped
-        return None
-
-    def _serve(self, ws: Any) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        conn_stop = threading.Event()
-        self._sender_error = None
-        sender = threading.Thread(
-            target=self._sender, args=(ws, conn_stop), name=f"{THREAD_PREFIX}-send", daemon=True
-        )
-        sender.start()
-        try:
-            try:
-                while True:
-                    try:
-                        msg = ws.recv(timeout=self._final_wait())
-                    except TimeoutError:
-                        raise _Done from None  # the final checkpoint was answered long ago
-                    self._handle_message(msg)
-            except ConnectionClosed:
-                pass
-            except OSError as exc:
-                raise _Retry(f"{type(exc).__name__}: {exc}") from None
-            if self._stop.is_set():
-                raise _Stopped
-            if self._sender_error is not None and not isinstance(
-                self._sender_error, ConnectionClosed | OSError
-            ):
-                raise self._sender_error
-            raise self._close_outcome(ws.close_code, ws.close_reason or "")
-        finally:
-            conn_stop.set()
-            with contextlib.suppress(Exception):
-                ws.close()
-            sender.join()
-
-    def _sender(self, ws: Any, conn_stop: threading.Event) -> None:
-        try:
-            resume, self._resume = self._resume, []
-            for old in resume:
-                ws.send(old.data)
-                with self._plock:
-                    self.protocol.mark_written(old)
-            while not conn_stop.is_set():
-                frame: Frame | None = self._retry_frame
-                if frame is None:
-                    frame = self._queue.get(timeout=0.1)
-                    if frame is None:
-                        continue
-                    self._retry_frame = frame
-                delay = self._pace_delay(frame)
-                if delay > 0 and conn_stop.wait(delay):
-                    return
-                ws.send(frame.data)
-                with self._plock:
-                    self.protocol.mark_written(frame)
-                self._retry_frame = None
-        except BaseException as exc:
-            self._sender_error = exc
-            with contextlib.suppress(Exception):
-                ws.close()
-
-    # -- producer side (any thread)
-    def _check_open(self) -> None:
-        if self._error is not None:
-            raise self._error
-        if self.state == "new":
-            raise StreamError("the stream is not started: use `with` or call start()")
-        if self.state != "open":
-            raise StreamError(f"the stream is {self.state}; no more audio can be sent")
-
-    def _wait_room(self, n: int) -> None:
-        timeout = self.options.send_timeout
-        if not self._queue.wait_room(n, timeout):
-            raise StreamError(
-                f"the send queue stayed full for {timeout:g} s (the connection is not keeping "
-                "up); this audio was not accepted, nothing queued before it was dropped"
-            )
-        self._check_open()
-
-    def send_pcm(self, pcm: bytes) -> None:
-        with self._send_lock:
-            self._check_open()
-            with self._plock:
-                n = self.protocol.frames_for(len(pcm))
-            self._wait_room(n)
-            with self._plock:
-                frames = self.protocol.send_audio(pcm)
-            self._queue.extend(frames)
-
-    def send_frame(self, make: Callable[[], Frame]) -> Frame:
-        with self._send_lock:
-            self._check_open()
-            self._wait_room(1)
-            with self._plock:
-                frame = make()
-            self._queue.extend([frame])
-            return frame
-
-    def finish(self, timeout: float | None = None) -> Transcript:
-        if self._thread is not None and threading.current_thread() is self._thread:
-            raise StreamError(
-                "finish() waits for the runner thread, so it cannot be called from an on_event "
-                "callback; call it from another thread (close() works from a callback)"
-            )
-        if self.state == "new":
-            raise StreamError("the stream is not started: use `with` or call start()")
-        if self.state == "open":
-            with self._send_lock:
-                with self._plock:
-                    frames = self.protocol.finish(checkpoint=True)
-                self.state = "finishing"
-                self._queue.wait_room(len(frames), None)
-                self._queue.extend(frames)
-        if self._thread is not None:
-            _sync.join(self._thread, timeout)
-            if self._thread.is_alive():
-                self.close()
-                raise APITimeoutError(f"the server did not finish the stream within {timeout} s")
-        if self._error is not None:
-            raise self._error
-        return self.transcript
-
-    def close(self) -> None:
-        """Stop now from any thread: no final pass; the transcript keeps what arrived."""
-        self._stop.set()
-        self._queue.close()
-        ws = self._ws
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                ws.close()
-        t = self._thread
-        if t is not None and t is not threading.current_thread():
-            _sync.join(t)
-        if self.state == "new":
-            self.state = "closed"
-
-    def iter_events(self, timeout: float | None = None) -> Iterator[StreamEvent]:
-        """Yield events as they arrive; end after `Closed` (raise the stream's error, if any).
-
-        `timeout`: stop waiting after this many seconds without an event (None: no limit).
-        """
-        while True:
-            with self._event_cond:
-                if not self._events:
-                    if self._thread is None:
-                        return
-                    if not _sync.wait_for(self._event_cond, lambda: bool(self._events), timeout):
-                        return
-                ev = self._events.popleft()
-            yield ev
-            if isinstance(ev, Closed):
-                if self._error is not None:
-                    raise self._error
-                return
-
-    def poll(self) -> list[StreamEvent]:
-        """The events that arrived since the last poll/iteration, without waiting."""
-        with self._event_cond:
-            out = list(self._events)
-            self._events.clear()
-        return out
-
-
-@functools.cache
-def _sync_connect_takes_legacy() -> bool:
-    import inspect
-
-    from websockets.sync.client import connect
-
-    return "legacy" in inspect.signature(connect).parameters
-
-
 class _Stopped(Exception):
     """close() was called."""
 
 
 __all__ = [
-    "APIError",
-    "AsyncRunner",
+    "FINAL_TRACE_GRACE",
+    "MAX_BUFFERED_EVENTS",
+    "RETRYABLE_CLOSE",
+    "THREAD_PREFIX",
     "StreamOptions",
-    "ThreadRunner",
+    "close_error",
+    "handshake_error",
 ]

@@ -8,9 +8,10 @@
 
 `AsyncStream` runs on asyncio; `SyncStream` runs in background daemon threads, so it keeps
 going after a notebook cell returns and `send()` may be called from any thread (e.g. widget
-message callbacks). Both hold a `StreamProtocol` (sans-I/O, `_stream_protocol`) whose module
-docstring states the wire protocol and the merge/resume rules; the runners (`_stream_runners`)
-state how connection failures map to errors and reconnects.
+message callbacks; why threads rather than the sync client's private event loop: Decisions in
+`_stream_thread`). Both hold a `StreamProtocol` (sans-I/O, `_stream_protocol`) whose module
+docstring states the wire protocol (the merge/resume rules: `_stream_merge`); the runners'
+shared session (`_stream_runners`) states how connection failures map to errors and reconnects.
 
 Events: `SegmentUpdated(segment)` (every change of a segment; an empty segment when the server
 withdrew its partial words), `SegmentFinal(segment)` (right after the update that made all its
@@ -47,7 +48,8 @@ from fw_asr_widgets.api._config import (
     normalize_base_url,
     to_ws,
 )
-from fw_asr_widgets.api._stream_protocol import (
+from fw_asr_widgets.api._stream_async import AsyncRunner
+from fw_asr_widgets.api._stream_events import (
     Checkpoint,
     Closed,
     ErrorEvent,
@@ -56,9 +58,10 @@ from fw_asr_widgets.api._stream_protocol import (
     SegmentUpdated,
     StateCleared,
     StreamEvent,
-    StreamProtocol,
 )
-from fw_asr_widgets.api._stream_runners import AsyncRunner, StreamOptions, ThreadRunner
+from fw_asr_widgets.api._stream_protocol import StreamProtocol
+from fw_asr_widgets.api._stream_runners import StreamOptions
+from fw_asr_widgets.api._stream_thread import ThreadRunner
 from fw_asr_widgets.audio import (
     SAMPLE_RATE,
     StreamResampler,
