@@ -28,7 +28,8 @@ Decisions:
   estimates; turns of different speakers may overlap where both talk.
 - A word outside any detected speech keeps at most `MAX_GAP` s (its end is kept: Whisper
   stretches word starts back over silence); a word shorter than `MIN_WORD` is given 100 ms (up
-  to the next word, at least `MIN_WORD`).
+  to the next word, at least `MIN_WORD`), and words stay in order: one stacked on the
+  previous word's time starts where that one ends.
 """
 
 from __future__ import annotations
@@ -587,6 +588,19 @@ def _clamp_words(words: list[dict], regions: list[tuple[float, float]]) -> None:
             nxt = _time(words[i + 1].get("start")) if i + 1 < len(words) else None
             e = s + 0.1 if nxt is None or nxt <= s else min(s + 0.1, max(nxt, s + MIN_WORD))
         w["start"], w["end"] = round(s, 3), round(e, 3)
+    # Whisper stacks some words on one instant; lengthened, they would overlap. Keep the
+    # order: a word starts at the earliest where the previous one ended, and lasts at least
+    # `MIN_WORD` (a few tens of ms later than Whisper said, well inside its ±0.3 s).
+    prev_end: float | None = None
+    for w in words:
+        s, e = _time(w.get("start")), _time(w.get("end"))
+        if s is None or e is None:
+            continue
+        if prev_end is not None and s < prev_end:
+            s = prev_end
+        e = max(e, s + MIN_WORD)
+        w["start"], w["end"] = round(s, 3), round(e, 3)
+        prev_end = w["end"]
 
 
 def _keep_sentences(words: list[dict]) -> None:

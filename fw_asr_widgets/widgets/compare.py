@@ -36,7 +36,7 @@ import traitlets
 
 from fw_asr_widgets.transcript import Transcript
 from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
-from fw_asr_widgets.widgets.viewer import encode_audio
+from fw_asr_widgets.widgets._media import encode_audio
 
 if TYPE_CHECKING:
     from fw_asr_widgets.api.client import Client

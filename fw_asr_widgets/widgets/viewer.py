@@ -52,11 +52,9 @@ Decisions:
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import threading
-import wave
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +68,7 @@ from fw_asr_widgets._subtitles import clock, ms
 from fw_asr_widgets.transcript import Segment, Transcript, Word
 from fw_asr_widgets.transcript._edit import Change, EditError, TranscriptEdits
 from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
+from fw_asr_widgets.widgets._media import AUDIO_PASSTHROUGH_BYTES, encode_audio
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,155 +82,6 @@ __all__ = [
 
 SYNC_SEGMENT_LIMIT = 2000
 """Transcripts with more segments send them by message instead of synced state."""
-
-AUDIO_PASSTHROUGH_BYTES = 64 * 1024 * 1024
-"""Playable files up to this size are sent unchanged; larger audio is transcoded to Opus."""
-
-OPUS_BITRATE = 24_000
-_OPUS_RATES = {8_000, 12_000, 16_000, 24_000, 48_000}
-
-
-def _to_f32(block: np.ndarray) -> np.ndarray:
-    """Mono float32 in [-1, 1]; integer multi-channel input is scaled before mixing (the
-    shared `audio.to_float32` mixes first, which leaves 2-D integer input unscaled)."""
-    from fw_asr_widgets.audio import to_float32
-
-    a = np.asarray(block)
-    if a.ndim == 2 and a.dtype.kind in "iu":
-        a = to_float32(np.ascontiguousarray(a).reshape(-1)).reshape(a.shape)
-    return to_float32(a)
-
-
-_PLAYABLE: dict[str, tuple[set[str], str]] = {
-    # PyAV container name → (codecs the browser plays in it, MIME type)
-    "wav": ({"pcm_s16le", "pcm_u8", "pcm_f32le", "pcm_s24le", "pcm_s32le"}, "audio/wav"),
-    "mp3": ({"mp3", "mp3float"}, "audio/mpeg"),
-    "ogg": ({"vorbis", "opus", "flac"}, "audio/ogg"),
-    "flac": ({"flac"}, "audio/flac"),
-    "matroska,webm": ({"opus", "vorbis"}, "audio/webm"),
-    "mov,mp4,m4a,3gp,3g2,mj2": ({"aac"}, "audio/mp4"),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Audio → (bytes, mime)
-
-
-def _wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
-    from fw_asr_widgets.audio import float_to_pcm16
-
-    pcm = float_to_pcm16(_to_f32(samples))
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(int(sample_rate))
-        w.writeframes(pcm)
-    return buf.getvalue()
-
-
-def _opus_webm(source: Any, sample_rate: int | None = None) -> bytes:
-    """Transcode a path/bytes or a float array to mono Opus in WebM, block by block.
-
-    Arrays at a rate Opus takes (8/12/16/24/48 kHz; the recorder's 16 kHz) are encoded as
-    they are; others are resampled to 48 kHz a minute at a time, so memory stays bounded.
-    """
-    import av
-
-    from fw_asr_widgets.audio import iter_decode, resample
-
-    if isinstance(source, np.ndarray):
-        sr = int(sample_rate or 48_000)
-        rate = sr if sr in _OPUS_RATES else 48_000
-        mono = source if source.ndim == 1 else _to_f32(source)  # channels mixed, ints scaled
-        step = sr * 60
-
-        def gen() -> Any:
-            for k in range(0, mono.shape[0], step):
-                block = mono[k : k + step]
-                yield resample(block, sr, rate) if sr != rate else _to_f32(block)
-
-        blocks: Any = gen()
-    else:
-        rate = 48_000
-        blocks = iter_decode(source, sample_rate=rate, chunk_seconds=60.0)
-    buf = io.BytesIO()
-    out = av.open(buf, mode="w", format="webm")
-    try:
-        stream = out.add_stream("libopus", rate=rate)
-        stream.bit_rate = OPUS_BITRATE
-        stream.layout = "mono"
-        for block in blocks:
-            if block.size == 0:
-                continue
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1),
-                format="flt",
-                layout="mono",
-            )
-            frame.sample_rate = rate
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    finally:
-        out.close()
-    return buf.getvalue()
-
-
-def _unwrap_widget(audio: Any) -> Any:
-    """ipywebrtc: an `AudioRecorder` → its `.audio` widget → the recorded bytes (`.value`)."""
-    inner = getattr(audio, "audio", None)
-    if inner is not None and hasattr(inner, "value") and not isinstance(audio, np.ndarray):
-        audio = inner
-    value = getattr(audio, "value", None)
-    if isinstance(value, bytes | bytearray | memoryview):
-        if len(value) == 0:
-            raise ValueError("the recording is empty: record something first")
-        return bytes(value)
-    return audio
-
-
-def encode_audio(audio: Any, sample_rate: int | None = None) -> tuple[bytes, str]:
-    """Turn a path, bytes, numpy array or ipywebrtc audio widget into (bytes, MIME type).
-
-    Playable files up to `AUDIO_PASSTHROUGH_BYTES` are returned unchanged; other formats and
-    larger files become Opus/WebM. Arrays need `sample_rate`; they become a PCM16 WAV when
-    that fits in `AUDIO_PASSTHROUGH_BYTES` (≈33 min at 16 kHz), Opus/WebM otherwise.
-    Raises `AudioDecodeError` for undecodable input, `ValueError`/`TypeError` for bad args.
-    """
-    from fw_asr_widgets.audio import probe
-
-    audio = _unwrap_widget(audio)
-    if isinstance(audio, np.ndarray):
-        if not sample_rate or sample_rate <= 0:
-            raise ValueError("a numpy audio array needs sample_rate= (in Hz)")
-        n = audio.shape[0] if audio.ndim == 1 else max(audio.shape)
-        if n * 2 + 44 <= AUDIO_PASSTHROUGH_BYTES:
-            return _wav_bytes(audio, sample_rate), "audio/wav"
-        return _opus_webm(audio, sample_rate), "audio/webm"
-    if isinstance(audio, bytes | bytearray | memoryview):
-        data = bytes(audio)
-        info = probe(data)
-        size = len(data)
-        src: Any = data
-    elif isinstance(audio, str | os.PathLike):
-        path = Path(audio)
-        info = probe(path)
-        size = path.stat().st_size
-        src = path
-    else:
-        raise TypeError(
-            f"audio must be a path, bytes, a numpy array or None, not {type(audio).__name__}"
-        )
-    playable = _PLAYABLE.get(info.container)
-    if playable and info.codec in playable[0] and size <= AUDIO_PASSTHROUGH_BYTES:
-        return (src if isinstance(src, bytes) else Path(src).read_bytes()), playable[1]
-    return _opus_webm(src), "audio/webm"
-
-
-# ---------------------------------------------------------------------------------------------
-# Transcript → compact rows
 
 
 def speaker_table(tr: Transcript) -> list[str]:

@@ -70,6 +70,7 @@ def test_meeting_snippets(client: fw.Client, shared_data: Path, name: str) -> No
         assert {w.speaker for w in seg.words} == {seg.speaker}
         assert seg.start <= seg.words[0].start and seg.end >= seg.words[-1].end
         gaps = [b.start - a.end for a, b in zip(seg.words, seg.words[1:], strict=False)]
+        assert all(g >= -1e-6 for g in gaps), "a segment's words overlap each other"
         assert all(g <= 1.0 for g in gaps), "a segment spans more than 1 s without words"
     assert all(w.end - w.start >= 0.04 for w in tr.words)
     # Overlapping turns are where the DataFrame accessor finds them (possibly none).

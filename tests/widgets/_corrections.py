@@ -42,14 +42,19 @@ def word_ops(hyp: Transcript, reference: Transcript) -> list[dict[str, Any]]:
 
 
 def speaker_ops(hyp: Transcript, reference: Transcript) -> list[dict[str, Any]]:
-    """set_speaker operations giving each run of words the (mapped) reference speaker."""
+    """set_speaker operations giving each run of words the (mapped) reference speaker.
+
+    A word is reassigned only when one reference turn holds all of it (a word across a turn
+    edge is where the reference itself is unsure, as a user listening would be)."""
     turns = [(s.start, s.end, s.speaker) for s in reference.segments]
 
-    def ref_speaker(t: float) -> str | None:
-        for a, b, spk in turns:
-            if a <= t <= b:
-                return spk
-        return None
+    def ref_speaker(t: float, span: tuple[float, float] | None = None) -> str | None:
+        a0, b0 = span if span is not None else (t, t)
+        hits = {spk for a, b, spk in turns if a <= t <= b}
+        inside = {spk for a, b, spk in turns if a - 0.02 <= a0 and b0 <= b + 0.02}
+        if span is not None:
+            return next(iter(inside)) if len(inside) == 1 and hits == inside else None
+        return next(iter(hits)) if len(hits) == 1 else None
 
     overlap: dict[tuple[str, str], float] = {}
     for s in hyp.segments:
@@ -66,7 +71,10 @@ def speaker_ops(hyp: Transcript, reference: Transcript) -> list[dict[str, Any]]:
     ops: list[dict[str, Any]] = []
     for i, s in enumerate(hyp.segments):
         want = [
-            mapping.get(ref_speaker(((w.start or 0) + (w.end or 0)) / 2) or "", s.speaker)
+            mapping.get(
+                ref_speaker(((w.start or 0) + (w.end or 0)) / 2, (w.start or 0, w.end or 0)) or "",
+                s.speaker,
+            )
             for w in s.words
         ]
         k = 0

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from fw_asr_widgets.transcript import Transcript
-from fw_asr_widgets.widgets import viewer as viewer_mod
+from fw_asr_widgets.widgets import _media as media_mod
 from fw_asr_widgets.widgets.timeline import Timeline
 from fw_asr_widgets.widgets.viewer import (
     SYNC_SEGMENT_LIMIT,
@@ -158,7 +158,7 @@ def test_audio_encoding_array_aiff_and_long_audio(data_dir: Path, monkeypatch: A
     got.close()
     assert abs(frames - want) < 0.1
     # over the pass-through size, arrays and playable files are transcoded too
-    monkeypatch.setattr(viewer_mod, "AUDIO_PASSTHROUGH_BYTES", 10_000)
+    monkeypatch.setattr(media_mod, "AUDIO_PASSTHROUGH_BYTES", 10_000)
     data, mime = encode_audio(tone, sr)
     assert mime == "audio/webm" and len(data) < 2 * tone.size
     data, mime = encode_audio(data_dir / "jfk.wav")
@@ -177,7 +177,7 @@ def test_audio_encoding_array_aiff_and_long_audio(data_dir: Path, monkeypatch: A
 def test_ipywebrtc_recording_plays_as_recorded(data_dir: Path) -> None:
     # ipywebrtc: an AudioRecorder (or its Audio widget) holding one WebM/Opus recording
     ipywebrtc = pytest.importorskip("ipywebrtc")
-    webm = viewer_mod._opus_webm(data_dir / "jfk.wav")
+    webm = media_mod._opus_webm(data_dir / "jfk.wav")
     rec = ipywebrtc.AudioRecorder(audio=ipywebrtc.Audio(value=webm, format="webm"))
     assert encode_audio(rec) == (webm, "audio/webm")  # playable: sent as recorded
     assert encode_audio(rec.audio) == (webm, "audio/webm")
