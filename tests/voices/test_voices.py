@@ -152,3 +152,31 @@ def test_ami_pair_identify_and_link(shared_data: Path) -> None:
     assert set(linked[0].speakers) == set(linked[1].speakers) == set(table.label)
     _, table = fw.link_speakers(anon, audios, voices=v)
     assert set(table.label) == {"person MEE009", "person MEE012"}
+
+
+def test_words_are_renamed_with_their_segments(bank: fw.Voices, call: dict) -> None:
+    """A response-shaped transcript (segments with words, as the API returns) keeps words and
+    segments in agreement after `identify`."""
+    segs = []
+    for i, s in enumerate(call["second"].segments):
+        mid = (s.start + s.end) / 2
+        words = [
+            {"word": "a", "start": s.start, "end": mid, "speaker_id": s.speaker},
+            {"word": "b", "start": mid, "end": s.end, "speaker_id": s.speaker},
+        ]
+        segs.append(
+            {
+                "id": i,
+                "start": s.start,
+                "end": s.end,
+                "text": "a b",
+                "speaker_id": s.speaker,
+                "words": words,
+            }
+        )
+    tr = Transcript.from_response({"text": "", "segments": segs})
+    named = tr.identify(bank, audio=call["audio"])
+    assert {w.speaker for w in named.words} == {"Diane", "Sheila"}
+    for seg in named.segments:
+        assert all(w.speaker == seg.speaker for w in seg.words)
+    assert [w.word for w in named.words] == [w.word for w in tr.words]
