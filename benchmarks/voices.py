@@ -73,17 +73,30 @@ def _score(hyp: Any, ref: Any, enrolled: set[str]) -> tuple[float, float, float,
     return right, total, wrong_acc, other
 
 
-def _nearest(voices: Any, hyp: Any, audio: Any) -> Any:
+_VOICES: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+
+
+def _voices_of(hyp: Any, audio: np.ndarray, key: str) -> dict[str, np.ndarray]:
+    """The hypothesis speakers' voice centroids, computed once per transcript."""
+    from fw_asr_widgets.voices import _embed
+
+    k = (key, id(hyp))
+    if k not in _VOICES:
+        cents = _embed.speaker_centroids(hyp.segments, audio)
+        _VOICES[k] = {spk: c for spk, (c, _n, _s) in cents.items()}
+    return _VOICES[k]
+
+
+def _both(voices: Any, hyp: Any, audio: np.ndarray, key: str) -> tuple[Any, Any]:
+    """(ours: `identify`, baseline: nearest enrolled centroid for every speaker)."""
     from fw_asr_widgets.voices._bank import relabel
 
-    sc = voices.scores(hyp, audio=audio)
-    return relabel(
-        hyp,
-        {
-            spk: sc.columns[int(np.argmax(row))]
-            for spk, row in zip(sc.index, sc.to_numpy(), strict=True)
-        },
-    )
+    sc = voices.score_voices(_voices_of(hyp, audio, key))
+    near = {
+        spk: sc.columns[int(np.argmax(row))]
+        for spk, row in zip(sc.index, sc.to_numpy(), strict=True)
+    }
+    return voices.apply(hyp, sc), relabel(hyp, near)
 
 
 def _engine_transcripts(names: list[str]) -> dict[str, Any]:
@@ -109,10 +122,7 @@ def _identification(pairs: tuple, hyps: dict[str, dict[str, Any]], audios: dict)
             for spk in ref_a.speakers:
                 v.enroll_from(ref_a, spk, name=spk, audio=audios[a])
             hyp = by_file[b]
-            for key, named in (
-                ("ours", hyp.identify(v, audio=audios[b])),
-                ("near", _nearest(v, hyp, audios[b])),
-            ):
+            for key, named in zip(("ours", "near"), _both(v, hyp, audios[b], b), strict=True):
                 r, t, _, _ = _score(named, ref_b, set(v.names))
                 acc[key + "_r"] += r
                 acc[key + "_t"] += t
@@ -124,10 +134,7 @@ def _identification(pairs: tuple, hyps: dict[str, dict[str, Any]], audios: dict)
                 for other in ref_a.speakers:
                     if other != spk:
                         w.enroll_from(ref_a, other, name=other, audio=audios[a])
-                for key, named in (
-                    ("ours", hyp.identify(w, audio=audios[b])),
-                    ("near", _nearest(w, hyp, audios[b])),
-                ):
+                for key, named in zip(("ours", "near"), _both(w, hyp, audios[b], b), strict=True):
                     frames = _single_frames(ref_b)[spk]
                     lab = _labels(named, frames.size)[frames].astype(str)
                     acc[key + "_fa"] += float(np.isin(lab, w.names).sum()) * GRID
@@ -139,10 +146,8 @@ def _identification(pairs: tuple, hyps: dict[str, dict[str, Any]], audios: dict)
                 for c in other_pair:
                     if c not in by_file:
                         continue
-                    for key, named in (
-                        ("ours", by_file[c].identify(v, audio=audios[c])),
-                        ("near", _nearest(v, by_file[c], audios[c])),
-                    ):
+                    both = _both(v, by_file[c], audios[c], c)
+                    for key, named in zip(("ours", "near"), both, strict=True):
                         _, _, fa, ft = _score(named, _ref(c), set(v.names))
                         acc[key + "_sa"] += fa
                         acc[key + "_st"] += ft

@@ -21,7 +21,7 @@ Decisions:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -172,14 +172,15 @@ class Voices:
     def scores(self, transcript: Any, *, audio: Any) -> pd.DataFrame:
         """Cosine of every transcript speaker (rows) to every enrolled name (columns)."""
         cents = _embed.speaker_centroids(transcript.segments, _embed.load_audio(audio))
-        return self._score(cents)
+        return self.score_voices({spk: c for spk, (c, _n, _s) in cents.items()})
 
-    def _score(self, cents: dict[str, tuple[np.ndarray, int, float]]) -> pd.DataFrame:
-        if not self._enrolments or not cents:
-            return pd.DataFrame(index=list(cents), columns=self.names, dtype=float)
+    def score_voices(self, vectors: Mapping[str, np.ndarray]) -> pd.DataFrame:
+        """Cosine of unit voice embeddings (rows, by key) to every enrolled name (columns)."""
+        if not self._enrolments or not vectors:
+            return pd.DataFrame(index=list(vectors), columns=self.names, dtype=float)
         bank = np.stack([self.centroid(n) for n in self.names])
-        mat = np.stack([c for c, _, _ in cents.values()]) @ bank.T
-        return pd.DataFrame(mat, index=list(cents), columns=self.names)
+        mat = np.stack([np.asarray(v, dtype=np.float32) for v in vectors.values()]) @ bank.T
+        return pd.DataFrame(mat, index=list(vectors), columns=self.names)
 
     def match(self, scores: pd.DataFrame) -> pd.DataFrame:
         """One-to-one best names for the rows of `scores`: speaker, name, score, accepted."""
@@ -214,7 +215,11 @@ class Voices:
         name, score, accepted) are in the result's `raw["speaker_matches"]` and in
         `self.last_matches`. Speakers without an accepted match keep their labels.
         """
-        matches = self.match(self.scores(transcript, audio=audio))
+        return self.apply(transcript, self.scores(transcript, audio=audio))
+
+    def apply(self, transcript: Any, scores: pd.DataFrame) -> Any:
+        """`identify` with the speaker scores already computed (`scores`)."""
+        matches = self.match(scores)
         self.last_matches = matches
         mapping = {
             r.speaker: r.name for r in matches.itertuples() if r.accepted and r.name is not None

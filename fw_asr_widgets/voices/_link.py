@@ -83,7 +83,7 @@ def link_speakers(
     names = [f"VOICE_{c:02d}" for c in range(k)]
     named: dict[int, float] = {}
     if voices is not None and len(voices):
-        scores = voices._score({names[c]: (cent[c], 1, 0.0) for c in range(k)})
+        scores = voices.score_voices({names[c]: cent[c] for c in range(k)})
         for r in voices.match(scores).itertuples():
             if r.accepted:
                 c = names.index(r.speaker)
