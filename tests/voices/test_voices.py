@@ -180,3 +180,15 @@ def test_words_are_renamed_with_their_segments(bank: fw.Voices, call: dict) -> N
     for seg in named.segments:
         assert all(w.speaker == seg.speaker for w in seg.words)
     assert [w.word for w in named.words] == [w.word for w in tr.words]
+
+
+def test_importing_the_package_does_not_load_onnxruntime() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fw_asr_widgets as fw; assert 'onnxruntime' not in sys.modules; "
+        "fw.Voices, fw.link_speakers; assert 'onnxruntime' not in sys.modules; "
+        "assert 'fw_asr_widgets.voices' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
