@@ -29,13 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fw_asr_widgets.errors import FwAsrError
 from fw_asr_widgets.voices import _embed
 
 THRESHOLD = 0.70
 FORMAT = 1
 
 
-class VoiceBankError(ValueError):
+class VoiceBankError(FwAsrError, ValueError):
     """A voice bank file that cannot be used (other model, other format, damaged)."""
 
 
