@@ -16,4 +16,5 @@ FIGURES = (
     "batch",
     "accuracy",
     "corpus",
+    "voices",
 )

@@ -30,6 +30,7 @@ from fw_asr_widgets.transcript import (
 
 if TYPE_CHECKING:
     from fw_asr_widgets.corpus import Corpus, CorpusRun, open_corpus, transcribe_corpus
+    from fw_asr_widgets.voices import Voices, link_speakers
     from fw_asr_widgets.widgets import App, Recorder, Timeline, TranscriptViewer, Uploader, app
     from fw_asr_widgets.widgets.compare import CompareView, compare
     from fw_asr_widgets.widgets.search import CorpusSearch
@@ -48,11 +49,13 @@ __all__ = [
     "Transcript",
     "TranscriptViewer",
     "Uploader",
+    "Voices",
     "Word",
     "__version__",
     "app",
     "compare",
     "concat",
+    "link_speakers",
     "open_corpus",
     "samples",
     "transcribe_corpus",
@@ -62,6 +65,7 @@ __all__ += _errors.__all__
 _WIDGETS = {"App", "Recorder", "Timeline", "TranscriptViewer", "Uploader", "app"}
 _WIDGETS |= {"CompareView", "compare"}
 _CORPUS = {"Corpus", "CorpusRun", "open_corpus", "transcribe_corpus"}
+_VOICES = {"Voices", "link_speakers"}
 
 
 def __getattr__(name: str) -> object:
@@ -74,6 +78,10 @@ def __getattr__(name: str) -> object:
         from fw_asr_widgets import corpus
 
         return getattr(corpus, name)
+    if name in _VOICES:  # onnxruntime loads on the first embedding, not on import
+        from fw_asr_widgets import voices
+
+        return getattr(voices, name)
     if name == "CorpusSearch":
         from fw_asr_widgets.widgets.search import CorpusSearch
 

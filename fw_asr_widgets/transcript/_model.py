@@ -236,6 +236,11 @@ class Transcript:
         """
         return metrics.der(reference, self, collar=collar, skip_overlap=skip_overlap)
 
+    def identify(self, voices: Any, *, audio: Any) -> Transcript:
+        """Name the speakers whose voice matches one enrolled in `voices` (a `fw.Voices`),
+        measured on `audio` at this transcript's times; see `Voices.identify`."""
+        return voices.identify(self, audio=audio)  # type: ignore[no-any-return]
+
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
         return display.short_repr(self)

@@ -1,0 +1,184 @@
+"""Voice embeddings of time spans: CAM++ (the diarizer's speaker model) on 1.5 s windows.
+
+A speaker's voice is the normalised mean of the L2-normalised CAM++ embeddings of 1.5 s
+windows (0.75 s apart) inside the spans where they speak; spans shorter than 0.4 s are skipped.
+The model file is the diarizer's (`fw_asr_widgets/local/weights/campplus.onnx`), read with its
+own onnxruntime session here so `local/speakers.py` keeps its internals to itself; the
+features are the same mean-normalised Kaldi fbank the diarizer feeds it.
+
+Decisions: where another speaker's span overlaps, that time is left out unless less than
+1 s would remain (overlapped speech mixes two voices into one embedding). `MODEL_ID` is the
+first 16 hex digits of the model file's SHA-256: a voice bank records it, and a bank made with
+other weights is refused (its embeddings live in another space).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from fw_asr_widgets.audio import SAMPLE_RATE, decode, to_float32
+from fw_asr_widgets.local import speakers
+
+DIM = 192
+WINDOW = 1.5
+STEP = 0.75
+MIN_SPAN = 0.4
+MIN_CLEAN = 1.0  # s of non-overlapped speech needed before overlapped time is dropped
+BATCH = 8
+MODEL_FILE = speakers.WEIGHTS / "campplus.onnx"
+
+_lock = threading.Lock()
+_session = None
+
+Span = tuple[float, float]
+
+
+@lru_cache(maxsize=1)
+def model_id() -> str:
+    """Short SHA-256 of the CAM++ model file (the embedding space a bank belongs to)."""
+    h = hashlib.sha256()
+    with open(MODEL_FILE, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "campplus-" + h.hexdigest()[:16]
+
+
+def _model():  # type: ignore[no-untyped-def]
+    global _session
+    with _lock:
+        if _session is None:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 2
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            opts.enable_cpu_mem_arena = False
+            _session = ort.InferenceSession(
+                str(MODEL_FILE), opts, providers=["CPUExecutionProvider"]
+            )
+        return _session
+
+
+def load_audio(audio: object) -> np.ndarray:
+    """16 kHz mono float32 from a path, bytes, a file object or an array (16 kHz assumed)."""
+    if isinstance(audio, np.ndarray):
+        a = to_float32(audio)
+        return a.mean(axis=1).astype(np.float32) if a.ndim == 2 else a.reshape(-1)
+    return decode(audio)  # type: ignore[arg-type]
+
+
+def windows(spans: Iterable[Span]) -> list[Span]:
+    """1.5 s windows every 0.75 s inside each span; a span up to 1.5 s is one window."""
+    out: list[Span] = []
+    for s, e in spans:
+        if e - s < MIN_SPAN:
+            continue
+        if e - s <= WINDOW:
+            out.append((s, e))
+            continue
+        t = s
+        while t + WINDOW < e:
+            out.append((t, t + WINDOW))
+            t += STEP
+        out.append((e - WINDOW, e))
+    return out
+
+
+def embed_windows(audio: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
+    """(n, 192) L2-normalised CAM++ embeddings of the windows in `spans` (seconds)."""
+    from fw_asr_widgets.local._fbank import fbank
+
+    wins = windows(spans)
+    feats: dict[int, list[np.ndarray]] = {}
+    for s, e in wins:
+        piece = audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)]
+        f = fbank(piece)
+        if f.shape[0] < 10:
+            continue
+        feats.setdefault(f.shape[0], []).append(f - f.mean(axis=0, keepdims=True))
+    out: list[np.ndarray] = []
+    if feats:
+        model = _model()
+        for group in feats.values():
+            for b in range(0, len(group), BATCH):
+                x = np.stack(group[b : b + BATCH]).astype(np.float32)
+                out.append(model.run(None, {"fbank": x})[0])
+    if not out:
+        return np.zeros((0, DIM), dtype=np.float32)
+    emb = np.concatenate(out).astype(np.float32)
+    norm = np.linalg.norm(emb, axis=1, keepdims=True)
+    keep = norm[:, 0] > 0
+    return emb[keep] / norm[keep]
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """`v` scaled to length 1 (zero stays zero)."""
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def centroid(audio: np.ndarray, spans: Sequence[Span]) -> tuple[np.ndarray | None, int]:
+    """(unit mean embedding or None, number of windows) of the speech in `spans`."""
+    emb = embed_windows(audio, spans)
+    if emb.shape[0] == 0:
+        return None, 0
+    return unit(emb.mean(axis=0)).astype(np.float32), int(emb.shape[0])
+
+
+def _subtract(span: Span, others: Sequence[Span]) -> list[Span]:
+    pieces = [span]
+    for o0, o1 in others:
+        nxt: list[Span] = []
+        for s, e in pieces:
+            if o1 <= s or o0 >= e:
+                nxt.append((s, e))
+                continue
+            if o0 > s:
+                nxt.append((s, o0))
+            if o1 < e:
+                nxt.append((o1, e))
+        pieces = nxt
+    return pieces
+
+
+def speaker_spans(segments: Iterable[object]) -> dict[str, list[Span]]:
+    """Per speaker, the time spans where only they speak (all their time if too little is).
+
+    `segments`: objects with `speaker`, `start`, `end` (a transcript's segments); segments
+    without a speaker or without times are ignored.
+    """
+    by: dict[str, list[Span]] = {}
+    for seg in segments:
+        spk, s, e = (
+            getattr(seg, "speaker", None),
+            getattr(seg, "start", None),
+            getattr(seg, "end", None),
+        )
+        if spk is None or s is None or e is None or e <= s:
+            continue
+        by.setdefault(str(spk), []).append((float(s), float(e)))
+    out: dict[str, list[Span]] = {}
+    for spk, spans in by.items():
+        others = [sp for k, v in by.items() if k != spk for sp in v]
+        clean = [p for sp in spans for p in _subtract(sp, others) if p[1] - p[0] > 0]
+        total = sum(e - s for s, e in clean)
+        out[spk] = clean if total >= MIN_CLEAN else spans
+    return out
+
+
+def speaker_centroids(
+    segments: Iterable[object], audio: np.ndarray
+) -> dict[str, tuple[np.ndarray, int, float]]:
+    """Per speaker of `segments`: (voice centroid, windows, seconds of speech used)."""
+    out: dict[str, tuple[np.ndarray, int, float]] = {}
+    for spk, spans in speaker_spans(segments).items():
+        c, n = centroid(audio, spans)
+        if c is not None:
+            out[spk] = (c, n, float(sum(e - s for s, e in spans)))
+    return out
