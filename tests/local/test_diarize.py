@@ -555,20 +555,3 @@ def test_voice_encoder_is_selected_by_the_environment(
     monkeypatch.delenv("FW_ASR_DIARIZER")
     meeting = diarize_response(audio, response, min_speakers=None, max_speakers=None)
     assert meeting != expected  # the default meeting pipeline turns differ
-
-
-def test_segmentation_local_speakers_bound_the_speaker_count(shared_data: Path) -> None:
-    """The most speakers one segmentation window hears starts the count search (issue 15)."""
-    from fw_asr_widgets.local import speakers
-    from fw_asr_widgets.local._preprocess import preprocess
-
-    found = {}
-    for name in ("jfk", "two_speakers", "ami_trn09"):
-        audio = decode(shared_data / f"{name}.wav")
-        seg = speakers.segmentation(preprocess(audio))
-        assert len(seg) == 3 and seg[2].shape == seg[0].shape
-        found[name] = (int(seg[2].max()), speakers.analyse(audio, seg=seg).speakers)
-    assert found["jfk"] == (1, 1)
-    assert found["two_speakers"] == (2, 2)
-    # AMI trn09: three people (one speaks 0.8 s); the plain eigengap said one.
-    assert found["ami_trn09"][0] >= 2 and found["ami_trn09"][1] >= 2
