@@ -71,7 +71,7 @@ def analyse(
     sample_rate: int = SAMPLE_RATE,
     min_speakers: int | None = None,
     max_speakers: int | None = None,
-    seg: tuple[np.ndarray, ...] | None = None,
+    seg: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Any:
     """The meeting pipeline's `speakers.Analysis` (turns, speech frames, overlap) of `audio`.
 
@@ -382,7 +382,7 @@ def diarize_response(
     *,
     min_speakers: int | None,
     max_speakers: int | None,
-    seg: tuple[np.ndarray, ...] | None = None,
+    seg: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Diarize 16 kHz mono `audio` and apply the turns to its verbose_json `response`.
 

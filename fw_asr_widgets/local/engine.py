@@ -277,7 +277,7 @@ def transcribe_file(
     language = opts.language
     segments: list[dict[str, Any]] = []
     kept: list[np.ndarray] = []
-    seg_parts: list[tuple[int, tuple[np.ndarray, ...]]] = []
+    seg_parts: list[tuple[int, np.ndarray, np.ndarray]] = []
     total = 0
     n_pieces = 0
     blocks = iter_decode(source, chunk_seconds=30.0)
@@ -349,7 +349,7 @@ def _speech_clips(
     piece: np.ndarray,
     offset: float,
     start_sample: int,
-    seg_parts: list[tuple[int, tuple[np.ndarray, ...]]],
+    seg_parts: list[tuple[int, np.ndarray, np.ndarray]],
 ) -> list[float]:
     """Whisper clip times (piece-relative seconds) of the speech in `piece`.
 
@@ -362,9 +362,8 @@ def _speech_clips(
 
     from fw_asr_widgets.local import speakers
 
-    seg = speakers.segmentation(piece)
-    seg_parts.append((start_sample, seg))
-    p_speech = seg[0]
+    p_speech, count = speakers.segmentation(piece)
+    seg_parts.append((start_sample, p_speech, count))
     mask = p_speech > speakers.SPEECH_THRESHOLD
     grid = speakers.GRID
     vad = VadOptions(threshold=VAD_THRESHOLD)
@@ -385,22 +384,21 @@ def _speech_clips(
 
 
 def _join_segmentation(
-    parts: list[tuple[int, tuple[np.ndarray, ...]]], total: int
-) -> tuple[np.ndarray, ...]:
-    """Per-piece segmentation outputs (`speakers.segmentation`'s arrays) laid onto one 10 ms
-    grid for the whole file."""
+    parts: list[tuple[int, np.ndarray, np.ndarray]], total: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-piece segmentation outputs laid onto one 10 ms grid for the whole file."""
     from fw_asr_widgets.local import speakers
 
     hop = int(round(speakers.GRID * SAMPLE_RATE))
     n = int(np.ceil(total / hop))
-    width = len(parts[0][1]) if parts else 3
-    out = tuple(np.zeros(n, dtype=np.float32) for _ in range(width))
-    for start, arrays in parts:
+    p_all = np.zeros(n, dtype=np.float32)
+    c_all = np.zeros(n, dtype=np.float32)
+    for start, p, c in parts:
         g0 = int(round(start / hop))
-        m = max(0, min(arrays[0].size, n - g0))
-        for dst, src in zip(out, arrays, strict=True):
-            dst[g0 : g0 + m] = src[:m]
-    return out
+        m = max(0, min(p.size, n - g0))
+        p_all[g0 : g0 + m] = p[:m]
+        c_all[g0 : g0 + m] = c[:m]
+    return p_all, c_all
 
 
 def to_srt(response: dict[str, Any]) -> str:

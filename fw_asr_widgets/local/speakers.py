@@ -21,11 +21,15 @@ minimum cluster size 4, merge above cosine 0.875), changed where the snippets me
 on the diarizer's own turns (mean AMI DER 37% → 28%): P(speech) threshold 0.35 instead of 0.5,
 the normalised Laplacian, at least 30% of neighbours kept per affinity row, merge above cosine
 0.8. Fewer than `MIN_WINDOWS` embedding windows is one speaker.
-The eigengap search starts at the most distinct local speakers one 10 s segmentation window
-heard (pyannote's "at least as many speakers as the segmentation saw at once"): on the far-field
-snippets the plain eigengap stopped at 1-2 speakers where the segmentation heard 2-3 (speaker
-count right on 3 → 4 of 12, mean DER on the diarizer's own turns unchanged, 24.3% → 24.2%). It
-is a hint, not `min_speakers`: small or alike clusters are still absorbed or merged below it.
+Measured and not kept: starting the eigengap search at the most distinct local speakers one
+segmentation window heard (pyannote's heuristic) got the count right on 4 instead of 3 of 12
+snippets but raised mean AMI DER through the API from 30.0% to 30.4% (ami_trn08: 4 speakers
+found, 52% → 66% DER); NME-SC's p sweep and agglomerative clustering (complete/average
+linkage, cosine thresholds 0.5-0.8) did no better; every extra cluster took frames from the
+main speaker. Short talkers (0.4-3 s) get one or two 1.5 s windows here: counting them needs
+embeddings per local speaker of each segmentation window, as pyannote does. `SEG_STEP` 2.5 s
+(or 2 s) saved ~23% CPU but cost 3.3 (0.9) points of mean DER on the diarizer's own turns;
+`EMB_STEP` 1.0 s cost 5.4.
 Model files and their provenance: `weights/` (MANIFEST.json, NOTICE.txt).
 """
 
@@ -60,7 +64,6 @@ KEEP_FRACTION = 0.3  # each row of the affinity keeps at least this share of nei
 NORMALISED = True  # symmetric normalised Laplacian (steadier eigengap on 30 s snippets)
 MERGE_COS = 0.8
 MIN_WINDOWS = 10
-LOCAL_MIN_FRAMES = 10  # segmentation frames (~0.17 s) a local speaker must talk to count
 MAX_SPEAKERS = 15
 MAX_CLUSTER_WINDOWS = 1200  # spectral clustering on at most this many windows (eigh is cubic)
 EMB_BATCH = 8  # CAM++ windows per run (its activations are large: the arena grows with it)
@@ -139,19 +142,13 @@ def _seg_windows(n: int) -> list[int]:
     return starts
 
 
-def segmentation(audio: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(P(speech), expected speaker count, local speakers) per 10 ms frame.
-
-    The first two are averaged over the 10 s windows covering a frame; the third is the most
-    distinct speakers any covering window heard (a local speaker counts when active, P > 0.5,
-    for at least `LOCAL_MIN_FRAMES` frames of the window): a lower bound on the speaker count.
-    """
+def segmentation(audio: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """(P(speech), expected speaker count) per 10 ms frame, averaged over 10 s windows."""
     models = _Models.default()
     n = audio.size
     n_grid = int(np.ceil(n / SAMPLE_RATE / GRID))
     speech = np.zeros(n_grid, dtype=np.float64)
     count = np.zeros(n_grid, dtype=np.float64)
-    local = np.zeros(n_grid, dtype=np.float32)
     hits = np.zeros(n_grid, dtype=np.float64)
     starts = _seg_windows(n)
     # 10 ms grid frame j of a window ↦ segmentation frame whose centre is nearest.
@@ -169,7 +166,6 @@ def segmentation(audio: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndar
         active = probs @ _POWERSET  # (B, 589, 3) P(local speaker active)
         p_speech = 1.0 - probs[..., 0]
         p_count = active.sum(axis=-1)
-        n_local = ((active > 0.5).sum(axis=1) >= LOCAL_MIN_FRAMES).sum(axis=-1)  # (B,)
         for k, s in enumerate(chunk):
             g0 = int(round(s / SAMPLE_RATE / GRID))
             valid = min(len(seg_idx), n_grid - g0, int(np.ceil((n - s) / SAMPLE_RATE / GRID)))
@@ -179,9 +175,8 @@ def segmentation(audio: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndar
             speech[sl] += p_speech[k, seg_idx[:valid]]
             count[sl] += p_count[k, seg_idx[:valid]]
             hits[sl] += 1
-            np.maximum(local[sl], n_local[k], out=local[sl])
     hits = np.maximum(hits, 1)
-    return (speech / hits).astype(np.float32), (count / hits).astype(np.float32), local
+    return (speech / hits).astype(np.float32), (count / hits).astype(np.float32)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -249,8 +244,7 @@ def _embed_windows(audio: np.ndarray, regions: list[tuple[int, int]]) -> tuple[n
 
 
 def _spectral(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Labels of the rows of `x` (unit vectors) by spectral clustering with eigengap count
-    (the largest gap among eigenvalues lo..hi)."""
+    """Labels of the rows of `x` (unit vectors) by spectral clustering with eigengap count."""
     from scipy.cluster.vq import kmeans2
 
     n = x.shape[0]
@@ -295,12 +289,8 @@ def _centroids(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ids, c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
 
 
-def cluster(x: np.ndarray, lo: int = 1, hi: int = MAX_SPEAKERS, floor: int = 1) -> np.ndarray:
-    """(k, 192) speaker centroids from window embeddings; k within [lo, hi] when possible.
-
-    `floor`: the eigengap search starts there (e.g. the segmentation's local speaker count);
-    unlike `lo` it is a hint: small or alike clusters may still be absorbed or merged below it.
-    """
+def cluster(x: np.ndarray, lo: int = 1, hi: int = MAX_SPEAKERS) -> np.ndarray:
+    """(k, 192) speaker centroids from window embeddings; k within [lo, hi] when possible."""
     n = x.shape[0]
     if n == 0:
         return np.zeros((0, x.shape[1]), dtype=np.float32)
@@ -309,7 +299,7 @@ def cluster(x: np.ndarray, lo: int = 1, hi: int = MAX_SPEAKERS, floor: int = 1) 
     sub = x
     if n > MAX_CLUSTER_WINDOWS:
         sub = x[np.linspace(0, n - 1, MAX_CLUSTER_WINDOWS).round().astype(int)]
-    labels = _spectral(sub, max(lo, min(floor, hi, sub.shape[0] - 1)), hi)
+    labels = _spectral(sub, lo, hi)
     # Absorb clusters too small to be a speaker.
     ids, sizes = np.unique(labels, return_counts=True)
     major = ids[sizes >= MIN_CLUSTER]
@@ -422,14 +412,13 @@ def analyse(
     *,
     min_speakers: int | None = None,
     max_speakers: int | None = None,
-    seg: tuple[np.ndarray, ...] | None = None,
+    seg: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Analysis:
     """Who spoke when in 16 kHz mono float32 `audio` (see the module docstring).
 
     Speakers are named `SPEAKER_00`, … in order of first appearance. Turns of two speakers
     overlap where the segmentation hears both. Silence gives no turns. `seg`: the output of
-    `segmentation(audio)` when already computed (e.g. by the engine's speech detection); a
-    pair (without the local speaker counts) is accepted too.
+    `segmentation(audio)` when already computed (e.g. by the engine's speech detection).
     """
     lo, hi = check_counts(min_speakers, max_speakers)
     a = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -437,9 +426,7 @@ def analyse(
     empty = Analysis([], np.zeros(n_grid, dtype=bool), [], [], 0)
     if a.size < SAMPLE_RATE // 10 or not np.any(a):
         return empty
-    seg = segmentation(a) if seg is None else seg
-    p_speech, n_spk = seg[0], seg[1]
-    n_local = seg[2] if len(seg) > 2 else np.zeros(0, np.float32)
+    p_speech, n_spk = segmentation(a) if seg is None else seg
     if p_speech.size != n_grid:
         p_speech = np.resize(p_speech, n_grid) if p_speech.size else np.zeros(n_grid, np.float32)
         n_spk = np.resize(n_spk, n_grid) if n_spk.size else np.zeros(n_grid, np.float32)
@@ -450,8 +437,7 @@ def analyse(
     if not regions:
         return empty
     emb, spans = _embed_windows(a, regions)
-    floor = int(n_local.max()) if n_local.size else 1
-    cent = cluster(emb, lo, hi, floor) if emb.shape[0] else np.zeros((0, 192), dtype=np.float32)
+    cent = cluster(emb, lo, hi) if emb.shape[0] else np.zeros((0, 192), dtype=np.float32)
     frames = np.flatnonzero(speech)
     k = cent.shape[0]
     if k <= 1:
