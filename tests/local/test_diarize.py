@@ -534,3 +534,24 @@ def test_segments_overlap_where_two_speakers_talk_at_once() -> None:
     plain = assign_speakers({"words": words, "segments": [seg]}, turns, speech=[(0.0, 2.5)])
     a, b = plain["segments"][:2]
     assert a["end"] <= b["words"][0]["start"] and b["start"] >= a["words"][-1]["end"]
+
+
+def test_voice_encoder_is_selected_by_the_environment(
+    call: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`FW_ASR_DIARIZER=voice_encoder` makes `diarize_response` use the fast path's turns."""
+    audio = call["audio"]
+    assert isinstance(audio, np.ndarray)
+    words = [_word(f"w{i}", i + 0.1, i + 0.6) for i in range(int(audio.size / 16_000) - 1)]
+    response = {
+        "text": " ".join(str(w["word"]) for w in words),
+        "segments": [{"id": 0, "start": 0.1, "end": words[-1]["end"], "words": words}],
+    }
+    expected = assign_speakers(copy.deepcopy(response), diarize_voice_encoder(audio))
+    monkeypatch.setenv("FW_ASR_DIARIZER", "voice_encoder")
+    got = diarize_response(audio, response, min_speakers=None, max_speakers=None)
+    assert got == expected
+    assert len({w["speaker_id"] for s in got["segments"] for w in s["words"]}) == 2
+    monkeypatch.delenv("FW_ASR_DIARIZER")
+    meeting = diarize_response(audio, response, min_speakers=None, max_speakers=None)
+    assert meeting != expected  # the default meeting pipeline turns differ
