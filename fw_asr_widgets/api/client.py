@@ -1,5 +1,9 @@
 """`AsyncClient` and its sync twin `Client` for the pre-recorded audio API.
 
+Length (over 500 lines): the two public classes only, each method with the docstring users read
+in `help()`; the request loop, errors, files and options live in `_base_client`,
+`_exceptions`, `_files` and `_params`.
+
     >>> import fw_asr_widgets as fw
     >>> tr = fw.Client().transcribe("meeting.wav")
     >>> tr.text, tr.words[0]

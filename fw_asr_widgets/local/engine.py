@@ -1,5 +1,9 @@
 """The embedded engine's file (pre-recorded) transcription: faster-whisper over decoded pieces.
 
+Length (over 500 lines): one pipeline read top to bottom (decode, pieces, speech regions,
+Whisper, the verbose_json result, alignment); the diarizer, the guard, preprocessing and the
+subtitle writer are their own modules.
+
 `transcribe_file` decodes any container/codec with PyAV (`fw_asr_widgets.audio.iter_decode`,
 16 kHz mono float32) and feeds faster-whisper pieces of about `PIECE_SECONDS`, cut at the
 quietest 0.5 s window near each boundary, so memory stays flat for files of any length.

@@ -1,5 +1,8 @@
 """Editing a `Transcript`: word and segment operations with undo/redo, and a log of every edit.
 
+Length (over 500 lines): one data structure (`TranscriptEdits`) whose operations share
+the undo stack and the time rules; split apart they would each need its internals.
+
 `TranscriptEdits` holds a working list of segments (each with its own words) and applies
 operations addressed by position: segment index ``i`` and word index ``k`` inside it. It knows
 no UI; `fw_asr_widgets.widgets.TranscriptViewer(editable=True)` drives it from the page.

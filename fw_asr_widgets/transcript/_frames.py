@@ -1,5 +1,8 @@
 """Transcript ⇄ pandas DataFrames, built column-wise (a million words in well under a second).
 
+Length (over 500 lines): the column schemas (below) and the column-wise builders of the three
+levels and of `from_pandas` change together, so they stay in one module.
+
 Column schemas (names and dtypes are stable; every level has every column, NA when unknown):
 
 segment level (`to_pandas()` / `to_pandas("segment")`), one row per `Segment`:

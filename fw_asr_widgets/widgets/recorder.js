@@ -1,5 +1,8 @@
 // Recorder front end (anywidget ES module, no build step).
 //
+// Length (over 500 lines): one controller class; capture, the resampling worklet and the take
+// lifecycle (generations, acks, the stop fallback) share its state, as recorder.py documents.
+//
 // Microphone -> MediaStreamSource -> AudioWorkletNode("fw-resampler") -> zero-gain -> destination.
 // The AudioContext runs at the device rate (Firefox refuses to connect a microphone to a 16 kHz
 // context); the worklet resamples to 16 kHz PCM16 itself:

@@ -1,5 +1,8 @@
 """`Uploader`: drop or pick audio files of any size (or type a path/URL) and transcribe them.
 
+Length (over 500 lines): the slice protocol, the per-file jobs and their cancellation are one
+state machine over the same locks; the messages are documented here, next to it.
+
 Browser → kernel messages are capped (~10 MB in Jupyter, ~1 MB in Colab), so files travel in
 acknowledged slices of `SLICE_BYTES`:
 

@@ -1,5 +1,9 @@
 """`TranscriptViewer`: a virtualised, speaker-coloured transcript with an audio player.
 
+Length (over 500 lines): the widget class with its documented message protocol and the edit
+API users call from Python; audio encoding is in `_media`, editing logic in
+`transcript._edit`.
+
 Data paths (why they are split this way):
 
 - **Synced traits** are saved into the notebook's widget state, so they stay bounded: the
