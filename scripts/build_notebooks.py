@@ -91,8 +91,9 @@ NOTEBOOKS: dict[str, list[Cell]] = {
         (
             "code",
             'words = tr.to_pandas(level="word")\nwords[["start", "end", "text"]].round(1).head(8)',
-            CHECK,
         ),
+        # Word times move by a few ms with the machine (threads, load): check the words.
+        ("code", '" ".join(words["text"].head(8))', CHECK),
         (
             "md",
             "## How good is it?\nWord error rate against the reference text "

@@ -431,7 +431,11 @@ class Uploader(FwWidget):
             return
         kind = content.get("type")
         if kind == "slice":
-            self._on_slice(content, list(buffers or []))
+            # One slice at a time: a kernel may hand a widget's messages to more than one
+            # thread (JupyterLab's kernel subshells), and a slice must see the previous
+            # slice's bookkeeping finished ("slice 1 arrived while slice 0 was expected").
+            with self._lock:
+                self._on_slice(content, list(buffers or []))
         elif kind == "path":
             with contextlib.suppress(ValueError):  # an empty box: nothing to do
                 self.add(str(content.get("value", "")))
