@@ -23,7 +23,12 @@ responses, embedded-engine responses and transcripts read back from files:
 Decisions:
 - The flag is a boolean (`hallucination` column of the segment and utterance frames); the
   rows are kept, so nothing is lost: drop them with `df[~df.hallucination]`.
-- A word-level `hallucination_score` (Fireworks) is not used: the word model does not keep it.
+- A word-level `hallucination_score` (Fireworks) is not read back: the word model does not
+  keep it. The embedded engine *writes* it with one meaning in file and streaming responses
+  (`hallucination_score()`): 1.0 when this guard flags the word's segment, otherwise Whisper's
+  `no_speech_prob` for the decoding window the word came from (its own estimate, 0..1, that
+  the window held no speech, capped at 0.99). So 1.0 is the guard's verdict and lower values
+  rank doubt; Fireworks does not publish its scale.
 - Per-segment confidence is the mean word `probability` when the segment has scored words,
   else `exp(avg_logprob)`. Whisper reports `avg_logprob` per 30 s decoding window, so every
   segment of one window shares it: a value of the window (often the whole file), not of the
@@ -43,6 +48,8 @@ REPETITION_LIMIT = 0.5
 COMPRESSION_LIMIT = 2.4
 MIN_COMPRESSION_CHARS = 60
 MAX_UNIT = 12
+MAX_UNFLAGGED = 0.99
+"""An unflagged word's score stays below 1.0, which only the guard's verdict gives."""
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKENS = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:'[^\W_{_CJK}]+)*", re.UNICODE)
@@ -122,6 +129,23 @@ def is_hallucination(
     if cr is not None and cr > COMPRESSION_LIMIT:
         return True
     return repetition(text) >= REPETITION_LIMIT
+
+
+def hallucination_score(
+    text: str,
+    *,
+    compression: float | None = None,
+    avg_logprob: float | None = None,
+    no_speech_prob: float | None = None,
+) -> float:
+    """The word-level `hallucination_score` of a segment's words (0..1; see module docs)."""
+    if is_hallucination(
+        text, compression=compression, avg_logprob=avg_logprob, no_speech_prob=no_speech_prob
+    ):
+        return 1.0
+    if no_speech_prob is None or not math.isfinite(no_speech_prob):
+        return 0.0
+    return round(min(max(float(no_speech_prob), 0.0), MAX_UNFLAGGED), 4)
 
 
 def segment_confidence(

@@ -16,9 +16,9 @@ highest id the client has seen, so a client that drops local ids above a message
 (LiveKit's plugin) loses nothing.
 
 Decisions:
-- `hallucination_score` on a word is the `no_speech_prob` of the Whisper segment it was decoded
-  in (0 = surely speech, 1 = probably decoded from silence or noise). Fireworks does not publish
-  its scale; this is Whisper's own estimate that the words were not spoken.
+- `hallucination_score` on a word means what it means in file responses
+  (`fw_asr_widgets._quality.hallucination_score`): 1.0 when the hallucination guard flags the
+  Whisper segment it was decoded in, else that segment's `no_speech_prob` (capped at 0.99).
 - Word and segment `start`/`end` are included only when asked for (`word_times`,
   `segment_times`: the `timestamp_granularities` of the session); the unit API defaults to both.
 """
@@ -53,7 +53,7 @@ class HypWord:
 
     `segment_end` is True when the decoder ended a segment after this word and more speech
     followed in the same hypothesis (a finished segment, safe to close and to trim at).
-    `no_speech` is the decoder segment's `no_speech_prob` (sent as `hallucination_score`).
+    `hallucination_score` is the decoder segment's score (`_quality.hallucination_score`).
     """
 
     word: str
@@ -61,7 +61,7 @@ class HypWord:
     end: float
     probability: float = 1.0
     segment_end: bool = False
-    no_speech: float = 0.0
+    hallucination_score: float = 0.0
 
 
 @dataclass
@@ -96,7 +96,7 @@ def _word_json(w: HypWord, final: bool, language: str, times: bool) -> dict[str,
     d["probability"] = round(w.probability, 4)
     d["is_final"] = final
     d["language"] = language
-    d["hallucination_score"] = round(w.no_speech, 4)
+    d["hallucination_score"] = round(w.hallucination_score, 4)
     return d
 
 

@@ -25,8 +25,9 @@ Decisions:
 - Refuse rather than warn: a warning beside fluent invented English is easy to miss in a
   notebook or a batch; the error says how to proceed either way (install the multilingual
   model, or send `language="en"` when the audio is English, which skips this guard).
-- Every response gets word `hallucination_score` 1.0 in segments the guard flags (0.0
-  otherwise), so Fireworks-shaped consumers see it too; the segments are kept.
+- Every response's words get `hallucination_score` from `_quality.hallucination_score` (1.0
+  in segments the guard flags, else the segment's `no_speech_prob`), the same meaning as on
+  the streaming WebSocket, so Fireworks-shaped consumers see it too; the segments are kept.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fw_asr_widgets._quality import is_hallucination, tokens
+from fw_asr_widgets._quality import hallucination_score, tokens
 from fw_asr_widgets.local import models
 
 MIN_WORD_PROBABILITY = 0.55
@@ -64,17 +65,18 @@ _STOCK = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in STOCK_PHRASES) + r
 
 
 def flag_segments(segments: list[dict[str, Any]]) -> list[bool]:
-    """Flag hallucinated segments and set their words' `hallucination_score` (1.0 / 0.0)."""
+    """Flag hallucinated segments and set their words' `hallucination_score`."""
     flags = []
     for s in segments:
-        bad = is_hallucination(
-            s.get("text") or "",
-            compression=s.get("compression_ratio"),
-            avg_logprob=s.get("avg_logprob"),
-            no_speech_prob=s.get("no_speech_prob"),
-        )
+        fields = {
+            "compression": s.get("compression_ratio"),
+            "avg_logprob": s.get("avg_logprob"),
+            "no_speech_prob": s.get("no_speech_prob"),
+        }
+        score = hallucination_score(s.get("text") or "", **fields)
+        bad = score >= 1.0
         for w in s.get("words") or []:
-            w["hallucination_score"] = 1.0 if bad else 0.0
+            w["hallucination_score"] = score
         flags.append(bad)
     return flags
 

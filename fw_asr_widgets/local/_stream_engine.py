@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fw_asr_widgets._quality import hallucination_score
 from fw_asr_widgets.local._agreement import HypWord, LocalAgreement
 
 if TYPE_CHECKING:
@@ -141,10 +142,21 @@ class StreamEngine:
             vad_filter=self.vad_filter,
             vad_parameters=self.vad_parameters if self.vad_filter else None,
         )
-        decoded = [(list(s.words or []), float(s.no_speech_prob)) for s in segments]
-        decoded = [(ws, ns) for ws, ns in decoded if ws]
+        decoded = [
+            (
+                list(s.words or []),
+                hallucination_score(
+                    s.text.strip(),
+                    compression=s.compression_ratio,
+                    avg_logprob=s.avg_logprob,
+                    no_speech_prob=s.no_speech_prob,
+                ),
+            )
+            for s in segments
+        ]
+        decoded = [(ws, score) for ws, score in decoded if ws]
         words: list[HypWord] = []
-        for i, (seg, no_speech) in enumerate(decoded):
+        for i, (seg, score) in enumerate(decoded):
             for j, w in enumerate(seg):
                 if not _WORDLIKE.search(w.word):
                     continue  # lone punctuation (tiny.en emits "." over noise)
@@ -155,7 +167,7 @@ class StreamEngine:
                         end=snap.offset + float(w.end),
                         probability=float(w.probability),
                         segment_end=(j == len(seg) - 1 and i < len(decoded) - 1),
-                        no_speech=no_speech,
+                        hallucination_score=score,
                     )
                 )
         return words, info.language

@@ -83,7 +83,8 @@ def test_forced_english_on_french_is_served_and_flagged_as_hallucination(
 def test_english_is_not_flagged(url: str, data_dir: Path) -> None:
     r = _post(url, data_dir / "jfk.wav", language="en", timestamp_granularities="word,segment")
     body = r.json()
-    assert all(w["hallucination_score"] == 0.0 for w in body["words"])
+    # Not flagged (1.0); below that the score is Whisper's no-speech estimate, low on speech.
+    assert all(0.0 <= w["hallucination_score"] < 0.5 for w in body["words"])
     assert not fw.Transcript.from_response(body).to_pandas()["hallucination"].any()
 
 

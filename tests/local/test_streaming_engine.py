@@ -187,7 +187,7 @@ def test_closed_segments_come_in_a_message_of_their_own() -> None:
 
 def test_times_and_word_fields_follow_the_session_options() -> None:
     la = LocalAgreement(language="en", word_times=False, segment_times=False)
-    la.insert([HypWord("Hi", 0.5, 0.9, 0.8, no_speech=0.25)])
+    la.insert([HypWord("Hi", 0.5, 0.9, 0.8, hallucination_score=0.25)])
     msg = la.message()
     assert msg is not None
     assert msg["segments"] == [

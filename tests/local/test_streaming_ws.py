@@ -400,3 +400,31 @@ def test_text_timeout_closes_the_open_segment_without_a_trace(ws_url: str, jfk_p
         final = session.finish()
     assert text and _norm(text).split()[0] == "and"
     assert final["segments"]
+
+
+def test_hallucination_score_means_what_it_means_in_file_responses(
+    ws_url: str, jfk_pcm: bytes
+) -> None:
+    """Streaming words carry `_quality.hallucination_score`, as file responses do: on clear
+    speech, Whisper's no-speech estimate (low), never the guard's 1.0."""
+    with connect(ws_url + "?language=en", max_size=None) as ws:
+        session = Session(ws)
+        session.stream(jfk_pcm, speed=None)
+        final = session.finish()
+    scores = [w["hallucination_score"] for w in final["words"]]
+    assert scores and all(0.0 <= s < 0.5 for s in scores), scores
+
+
+def test_the_hallucination_guard_flags_streamed_words_as_it_flags_file_words(
+    ws_url: str, shared_data: Path
+) -> None:
+    """French forced to English, said four times: tiny.en writes one invented phrase again and
+    again; the guard's verdict (1.0) reaches the streamed words, as it does file responses'
+    (`tests/local/test_language_guard.py`)."""
+    fr = decode(shared_data / "french.aiff")
+    with connect(ws_url + "?language=en", max_size=None) as ws:
+        session = Session(ws)
+        session.stream(float_to_pcm16(np.concatenate([fr] * 4)), speed=None)
+        final = session.finish()
+    flagged = [w["hallucination_score"] == 1.0 for w in final["words"]]
+    assert flagged and sum(flagged) >= len(flagged) / 2, final["text"][:300]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import fw_asr_widgets  # noqa: F401  (registers df.asr)
+from fw_asr_widgets import _quality
 from fw_asr_widgets.transcript import Transcript, concat
 
 # What tiny.en made of french.aiff: one window, the loop the guard has to catch.
@@ -139,3 +140,15 @@ def test_hallucination_column_in_segment_and_utterance_frames() -> None:
     utt = tr.to_pandas("utterance")
     assert utt["hallucination"].tolist() == [True] and utt["n_segments"].tolist() == [3]
     assert pd.isna(tr.to_pandas().asr.turns(max_gap=0)["hallucination"]).sum() == 0
+
+
+def test_hallucination_score_is_the_guard_verdict_else_the_no_speech_estimate() -> None:
+    loop = "see you in the next video " * 6
+    assert _quality.hallucination_score(loop, no_speech_prob=0.1) == 1.0
+    assert _quality.hallucination_score("hello there", no_speech_prob=0.3) == 0.3
+    # Whisper's silence rule (no speech AND low log-probability) is a guard verdict.
+    assert _quality.hallucination_score("thank you", no_speech_prob=0.8, avg_logprob=-1.5) == 1.0
+    # Unflagged text never reaches 1.0, whatever Whisper's estimate says.
+    assert _quality.hallucination_score("hello there", no_speech_prob=1.0) == 0.99
+    assert _quality.hallucination_score("hello there") == 0.0
+    assert _quality.hallucination_score("hello", no_speech_prob=float("nan")) == 0.0
