@@ -22,10 +22,11 @@ Client -> server:
   - `{"event_id": "e1", "object": "stt.input.trace", "trace_id": "t1"}`: answered with
     `{"event_id": "e1", "object": "stt.output.trace", "trace_id": "t1"}` once every audio frame
     sent before it has gone through a decode, after the update(s) that decode produced.
-    Traces cost no decode of their own: a trace with no new audio since the last decode is
-    echoed at once; otherwise it waits for the next regular decode (every `STEP_SECONDS` of
-    audio), or, if the audio stops, for one started after the time such a step would have
-    taken at real-time pace (at most `STEP_SECONDS`).
+    A trace with no new audio since the last decode is echoed at once. Otherwise it waits for
+    the next decode: the next regular one (every `STEP_SECONDS` of audio), or an earlier one
+    started for it when the model is idle (no decode of any session in flight) and at least
+    `TRACE_STEP_SECONDS` of new audio is waiting; if the audio stops, one started after the
+    time a step would have taken at real-time pace (at most `STEP_SECONDS`).
     `trace_id == "final"` (the cookbook's end of stream) finalises instead: a final decode of
     the remaining audio commits every word, the server sends the update of what changed, then
     the full state message (every segment of the session, every word `is_final: true`), then
@@ -82,10 +83,16 @@ Decisions:
 - The checkpoint answer is the full state (every segment, all final) rather than only what the
   flush changed: a client that reads just that message still gets the whole transcript, and it
   is consistent with both merge rules. Checkpoints are rare (end of audio), so the size is fine.
-- A non-final trace never forces a decode of its own (see above): with a trace every 500 ms on
-  two real-time streams, a decode per trace made echoes fall ever further behind, and decoding
-  whenever a trace waits doubled the CPU use and slowed every word. Waiting for the regular
-  step bounds an echo at about `STEP_SECONDS` plus one decode and costs nothing extra.
+- A non-final trace never forces a decode of its own while the model is busy (see above): with
+  a trace every 500 ms on two real-time streams, a decode per trace made echoes fall ever
+  further behind, and decoding whenever a trace waits doubled the CPU use and slowed every
+  word. Waiting for the regular step alone bounds an echo at about `STEP_SECONDS` plus one
+  decode, which on 2 cores and two streams in step (each waiting for the other's decode) gave
+  p95 2.25 s on an idle machine (`benchmarks/trace_echo.py`). So a waiting trace may take the
+  model's idle time, never its busy time: the decodes it adds are ones nothing else wanted,
+  and under load (every session's steps keeping the model busy) it falls back to the regular
+  step. The model runs one decode at a time (one CTranslate2 worker), so "idle" is "no decode
+  in flight in this process" (`_in_flight`).
 
 Engine: every `STEP_SECONDS` (1 s) of new audio the whole buffer is decoded (beam 1, word
 timestamps, `condition_on_previous_text=False`, prompt = user prompt + committed text already
@@ -141,11 +148,20 @@ log = logging.getLogger(__name__)
 IDLE_TIMEOUT = 30.0  # seconds without any frame before the server closes (code 1000)
 STEP_SECONDS = 1.0  # new audio between decodes
 MAX_STEP_SECONDS = 5.0  # decode even if more audio is queued (a client sending faster than 1x)
+TRACE_STEP_SECONDS = 0.25  # new audio a waiting trace needs to start a decode on an idle model
 THREAD_PREFIX = "fw-asr-stream"
 _QUEUE_SIZE = 256  # frames buffered between the socket and the engine (backpressure)
 
 
 # -- the WebSocket session ----------------------------------------------------------------
+
+
+_in_flight: dict[int, int] = {}
+"""Decodes running now, per model (`id(model)`); only touched on the server's event loop."""
+
+
+def _model_idle(model: object) -> bool:
+    return not _in_flight.get(id(model))
 
 
 class _Closed(Exception):
@@ -270,7 +286,14 @@ class _Session:
         snap = self.engine.snapshot()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        words, lang = await loop.run_in_executor(self.executor, self.engine.transcribe, snap)
+        key = id(self.engine.model)
+        _in_flight[key] = _in_flight.get(key, 0) + 1
+        try:
+            words, lang = await loop.run_in_executor(self.executor, self.engine.transcribe, snap)
+        finally:
+            _in_flight[key] -= 1
+            if not _in_flight[key]:
+                del _in_flight[key]
         self.engine.apply(snap, words, lang, final=final)
         log.debug(
             "decoded %.2f s buffer ending at %.2f s in %.3f s (final=%s)",
@@ -300,8 +323,12 @@ class _Session:
             )
 
     async def _catch_up(self) -> None:
-        """Nothing queued: decode if a step is due; send updates and echo covered traces."""
-        if self.engine.unprocessed >= STEP_SECONDS:
+        """Nothing queued: decode if a step is due (or a trace waits and the model is idle);
+        send updates and echo covered traces."""
+        unprocessed = self.engine.unprocessed
+        if unprocessed >= STEP_SECONDS or (
+            self.waiting and unprocessed >= TRACE_STEP_SECONDS and _model_idle(self.engine.model)
+        ):
             await self._decode()
         await self._send_updates()
 
