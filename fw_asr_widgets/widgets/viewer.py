@@ -52,12 +52,21 @@ Decisions:
   below `uncertainty_threshold`.
 - The front end is one ES module built at import time from ``viewer.js`` with the shared
   helpers of ``_shared.js`` inlined (`fw_asr_widgets.widgets._base.bundle`).
+- With ``voices=`` (a `fw.Voices` bank) a speaker correction teaches the bank: the speech
+  given to a speaker (``set_speaker``, from the page or Python) is enrolled under that
+  speaker's *name*. A diarizer label (``SPEAKER_00``) is not a name, so spans given to one
+  wait until it is renamed and are enrolled then. Enrolment runs in a background thread
+  (CAM++ on the reassigned span; the audio is decoded once) and reports in the status line;
+  a span too short to enrol (< 0.4 s of speech) is reported, not raised. `viewer.enrolled`
+  lists what was enrolled. `viewer.enroll(voices)` enrols every named speaker of the
+  corrected transcript at once.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -77,6 +86,8 @@ from fw_asr_widgets.widgets._media import AUDIO_PASSTHROUGH_BYTES, encode_audio
 if TYPE_CHECKING:
     import pandas as pd
 
+    from fw_asr_widgets.voices import Voices
+
 __all__ = [
     "AUDIO_PASSTHROUGH_BYTES",
     "SYNC_SEGMENT_LIMIT",
@@ -86,6 +97,9 @@ __all__ = [
 
 SYNC_SEGMENT_LIMIT = 2000
 """Transcripts with more segments send them by message instead of synced state."""
+
+_LABEL = re.compile(r"(SPEAKER|VOICE)_\d+")
+"""Labels a diarizer or `link_speakers` makes up: not a person's name, never enrolled."""
 
 
 def speaker_table(tr: Transcript) -> list[str]:
@@ -208,9 +222,17 @@ class TranscriptViewer(FwWidget):
         speaker_names: Mapping[str, str] | None = None,
         height: int = 420,
         editable: bool = False,
+        voices: Voices | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(height=height, editable=editable, **kwargs)
+        self.voices = voices
+        """The bank speaker corrections are enrolled in (None: corrections teach nothing)."""
+        self.enrolled: list[dict[str, Any]] = []
+        """What corrections enrolled: name, speaker, start, end (seconds), in order."""
+        self._pending: dict[str, list[tuple[float, float]]] = {}
+        self._enrol_lock = threading.Lock()
+        self._enrol_audio: tuple[Any, np.ndarray] | None = None
         self._lock = threading.RLock()
         self._encode_lock = threading.Lock()
         self._ed = TranscriptEdits(Transcript(text=""))
@@ -366,6 +388,23 @@ class TranscriptViewer(FwWidget):
             {"op": "set_speaker", "segment": i, "speaker": speaker, "start": start, "stop": stop}
         )
 
+    def enroll(self, voices: Voices | None = None) -> list[str]:
+        """Enrol every named speaker of the corrected transcript (all its timed segments) in
+        `voices` (default: the viewer's bank); returns the names enrolled. Needs the audio."""
+        bank = voices if voices is not None else self.voices
+        if bank is None:
+            raise ValueError("no voice bank: pass one, or create the viewer with voices=")
+        audio = self._audio_16k()
+        tr = self.transcript
+        done = []
+        for speaker in tr.speakers:
+            name = str(speaker)
+            if _LABEL.fullmatch(name):
+                continue
+            bank.enroll_from(tr, name, name=name, audio=audio)
+            done.append(name)
+        return done
+
     def undo(self) -> None:
         """Undo the last edit (a rename included). Raises `EditError` when there is none."""
         self.apply({"op": "undo"})
@@ -383,6 +422,15 @@ class TranscriptViewer(FwWidget):
         with self._lock:
             rev = self.revision
             change = self._ed.apply(op)
+            if change is not None and op.get("op") == "set_speaker" and self.voices is not None:
+                label = str(op.get("speaker"))
+                spans = [
+                    (float(x.start), float(x.end))
+                    for x in change.segments
+                    if x.speaker == label and x.start is not None and x.end is not None
+                ]
+                self._pending.setdefault(label, []).extend(spans)
+                self._enrol_named()
             with self.hold_sync():
                 if change is None:  # a rename (or its undo/redo)
                     self._syncing_names = True
@@ -439,10 +487,73 @@ class TranscriptViewer(FwWidget):
 
     def _on_names(self, change: Any) -> None:
         if self._syncing_names:
+            self._enrol_named()
             return
         with self._lock:
             self._ed.set_names(change["new"] or {})
             self._edit_traits()
+            self._enrol_named()
+
+    # -- enrolment from corrections (see the module's Decisions) ----------------------------
+
+    def _enrol_named(self) -> None:
+        """Start enrolling the waiting spans of speakers that have a name now."""
+        if self.voices is None or self._audio_src is None:
+            return
+        ready = []
+        for label in list(self._pending):
+            name = self._ed.names.get(label) or label
+            if not _LABEL.fullmatch(name):
+                ready.append((label, name, self._pending.pop(label)))
+        if ready:
+            threading.Thread(
+                target=self._enrol, args=(ready,), name="fw-asr-viewer-enrol", daemon=True
+            ).start()
+
+    def _audio_16k(self) -> np.ndarray:
+        """The viewer's audio as 16 kHz mono float32 (decoded once per audio source)."""
+        from fw_asr_widgets.audio import SAMPLE_RATE, decode, resample
+
+        src, rate = self._audio_src, self._sample_rate
+        if src is None:
+            raise ValueError("the viewer has no audio to enrol voices from")
+        cached = self._enrol_audio
+        if cached is not None and cached[0] is src:
+            return cached[1]
+        if isinstance(src, np.ndarray):
+            a = np.asarray(src, dtype=np.float32)
+            a = a.mean(axis=1) if a.ndim == 2 else a.reshape(-1)
+            a = resample(a, int(rate or SAMPLE_RATE), SAMPLE_RATE)
+        else:
+            value = getattr(getattr(src, "audio", src), "value", src)
+            a = decode(bytes(value) if isinstance(value, bytearray | memoryview) else value)
+        self._enrol_audio = (src, a)
+        return a
+
+    def _enrol(self, ready: list[tuple[str, str, list[tuple[float, float]]]]) -> None:
+        with self._enrol_lock:
+            bank = self.voices
+            if bank is None:
+                return
+            try:
+                audio = self._audio_16k()
+            except Exception as exc:  # shown in the page, never raised in the kernel
+                self.set_status(f"could not enrol: {exc}")
+                return
+            for label, name, spans in ready:
+                secs = 0.0
+                for start, end in spans:
+                    try:
+                        bank.enroll(name, audio, start=start, end=end)
+                    except ValueError as exc:  # too short: say so, keep the rest
+                        self.set_status(f"not enrolled: {exc}")
+                        continue
+                    secs += end - start
+                    self.enrolled.append(
+                        {"name": name, "speaker": label, "start": start, "end": end}
+                    )
+                if secs:
+                    self.set_status(f"enrolled {name} ({secs:.1f} s of speech)")
 
     # -- messages ---------------------------------------------------------------------------
 
