@@ -74,6 +74,12 @@ class Corpus:
                 f"CREATE OR REPLACE VIEW {t} AS SELECT x.* FROM _all_{t} x SEMI JOIN _committed c"
                 " ON x.file_id = c.file_id AND x.attempt = c.attempt"
             )
+        speaker_map = self.path.resolve() / "speaker_map.parquet"
+        if speaker_map.is_file():  # written by link_speakers
+            con.execute(
+                "CREATE OR REPLACE VIEW speaker_map AS SELECT * FROM "
+                f"read_parquet({_quote(os.fspath(speaker_map))})"
+            )
 
     def refresh(self) -> Corpus:
         """Pick up tables that had no part yet when the corpus was opened."""
@@ -309,6 +315,22 @@ class Corpus:
             .df()
             .drop(columns="_t")
         )
+
+    def link_speakers(
+        self, *, voices: Any = None, threshold: float | None = None, progress: bool = True
+    ) -> pd.DataFrame:
+        """One label per voice across the corpus (`fw.link_speakers` at corpus scale).
+
+        Returns the speaker map, one row per file speaker: file_id, path, speaker, voice
+        (`VOICE_00`, … or the name `voices` accepts), score, seconds, error (a file whose
+        audio could not be read). It is also the view `speaker_map`, to join to `segments` on
+        `(file_id, speaker)`. Voiceprints are stored in the dataset, so a second call embeds
+        only new files. Needs the audio at the paths it was transcribed from and the `local`
+        extra. See `fw_asr_widgets.corpus._speakers`.
+        """
+        from fw_asr_widgets.corpus._speakers import link_speakers
+
+        return link_speakers(self, voices=voices, threshold=threshold, progress=progress)
 
     def search_widget(self, query: str = "", **kwargs: Any) -> Any:
         """A `CorpusSearch` widget over this corpus (click a hit to hear it)."""

@@ -58,7 +58,7 @@ class CorpusBar:
 def _duration(tr: Transcript) -> float:
     d = tr.duration
     if d is None or not math.isfinite(d):
-        return tr.end_time() if tr.segments else float("nan")
+        return tr.end_time if tr.segments else float("nan")
     return float(d)
 
 

@@ -6,6 +6,9 @@ same file (the diarizer already says they differ), and merging stops below the c
 `THRESHOLD` of `_bank` (0.70: the same voices-across-files question it was chosen on).
 Clusters are labelled `VOICE_00`, … by first appearance; with `voices=` a cluster whose
 centroid is accepted for an enrolled name (one-to-one, same threshold) takes that name.
+Past `EXACT_LIMIT` voices (a corpus: `Corpus.link_speakers`) the exact clustering (O(n^3))
+gives way to an online one (each file's voices join the clusters they match one to one, in
+file order): the same rule, decided greedily, linear in the number of files.
 """
 
 from __future__ import annotations
@@ -27,30 +30,108 @@ def _file_name(tr: Any, audio: Any, i: int) -> str:
     return str(audio) if isinstance(audio, str) else f"file{i}"
 
 
+EXACT_LIMIT = 600
+"""Up to this many voices, `link_centroids` clusters exactly (average linkage); beyond it,
+online (see `_online`), so a corpus of thousands of files links in seconds."""
+
+
 def _cluster(vecs: np.ndarray, files: list[int], threshold: float) -> list[int]:
-    """Average-linkage clusters of unit `vecs`; items of one file never share a cluster."""
-    sim = vecs @ vecs.T
-    clusters: list[list[int]] = [[i] for i in range(len(vecs))]
-    while len(clusters) > 1:
-        best, pair = -2.0, None
-        for a in range(len(clusters)):
-            fa = {files[i] for i in clusters[a]}
-            for b in range(a + 1, len(clusters)):
-                if fa & {files[i] for i in clusters[b]}:
-                    continue
-                s = float(sim[np.ix_(clusters[a], clusters[b])].mean())
-                if s > best:
-                    best, pair = s, (a, b)
-        if pair is None or best < threshold:
+    """Average-linkage clusters of unit `vecs`; items of one file never share a cluster.
+
+    Vectorised: `total[a, b]` is the sum of the pairwise cosines between clusters a and b,
+    `clash[a, b]` says they hold speakers of one file; a merge adds rows (O(n^2) per merge).
+    """
+    n = len(vecs)
+    total = (vecs @ vecs.T).astype(np.float64)
+    f = np.asarray(files)
+    clash = f[:, None] == f[None, :]
+    size = np.ones(n)
+    alive = np.ones(n, dtype=bool)
+    members: list[list[int]] = [[i] for i in range(n)]
+    while alive.sum() > 1:
+        mean = total / np.outer(size, size)
+        mean[clash | ~alive[:, None] | ~alive[None, :]] = -np.inf
+        np.fill_diagonal(mean, -np.inf)
+        flat = int(np.argmax(mean))
+        a, b = divmod(flat, n)
+        if not np.isfinite(mean[a, b]) or mean[a, b] < threshold:
             break
-        a, b = pair
-        clusters[a] = clusters[a] + clusters[b]
-        del clusters[b]
-    label = [0] * len(vecs)
-    for k, members in enumerate(sorted(clusters, key=min)):
-        for i in members:
+        a, b = min(a, b), max(a, b)
+        total[a] += total[b]
+        total[:, a] += total[:, b]
+        clash[a] |= clash[b]
+        clash[:, a] |= clash[:, b]
+        size[a] += size[b]
+        alive[b] = False
+        members[a] += members[b]
+    clusters = [members[i] for i in range(n) if alive[i]]
+    label = [0] * n
+    for k, group in enumerate(sorted(clusters, key=min)):
+        for i in group:
             label[i] = k
     return label
+
+
+def _online(vecs: np.ndarray, files: list[int], threshold: float) -> list[int]:
+    """File by file (in order): each file's voices take the existing clusters they match one
+    to one (Hungarian on cosine to the cluster centroids, accepted at `threshold`), the rest
+    start new clusters; centroids are running means. O(voices x clusters)."""
+    from scipy.optimize import linear_sum_assignment
+
+    label = [0] * len(vecs)
+    sums: list[np.ndarray] = []
+    order: dict[int, list[int]] = {}
+    for i, f in enumerate(files):
+        order.setdefault(f, []).append(i)
+    for items in order.values():
+        if sums:
+            cent = np.stack(sums)
+            cent /= np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
+            sim = vecs[items] @ cent.T
+            r, c = linear_sum_assignment(-sim)
+            taken = {int(i): int(j) for i, j in zip(r, c, strict=True) if sim[i, j] >= threshold}
+        else:
+            taken = {}
+        for pos, i in enumerate(items):
+            k = taken.get(pos)
+            if k is None:
+                k = len(sums)
+                sums.append(np.zeros(vecs.shape[1]))
+            sums[k] = sums[k] + vecs[i]
+            label[i] = k
+    return label
+
+
+def link_centroids(
+    vecs: np.ndarray,
+    files: Sequence[int],
+    *,
+    voices: Voices | None = None,
+    threshold: float = THRESHOLD,
+) -> tuple[list[str], list[float]]:
+    """A global label and a score for each voice (rows of unit `vecs`, `files[i]` the file of
+    row i): `VOICE_00`, … by first appearance, or the enrolled name `voices` accepts for the
+    cluster; score = cosine to the cluster centroid (or to the accepted name)."""
+    if len(vecs) == 0:
+        return [], []
+    fl = list(files)
+    labels = (_cluster if len(vecs) <= EXACT_LIMIT else _online)(vecs, fl, threshold)
+    k = max(labels) + 1
+    lab = np.asarray(labels)
+    cent = np.stack([_embed.unit(vecs[lab == c].mean(axis=0)) for c in range(k)])
+    names = [f"VOICE_{c:02d}" for c in range(k)]
+    named: dict[int, float] = {}
+    if voices is not None and len(voices):
+        scores = voices.score_voices({names[c]: cent[c] for c in range(k)})
+        for r in voices.match(scores).itertuples():
+            if r.accepted:
+                c = names.index(r.speaker)
+                names[c], named[c] = r.name, float(r.score)
+    out_names = [names[c] for c in labels]
+    out_scores = [
+        named[c] if c in named else float(vecs[i] @ cent[c]) for i, c in enumerate(labels)
+    ]
+    return out_names, out_scores
 
 
 def link_speakers(
@@ -77,26 +158,15 @@ def link_speakers(
     if not items:
         return list(transcripts), pd.DataFrame(columns=cols)
     vecs = np.stack([it[2] for it in items])
-    labels = _cluster(vecs, [it[0] for it in items], threshold)
-    k = max(labels) + 1
-    cent = np.stack([_embed.unit(vecs[[j == c for j in labels]].mean(axis=0)) for c in range(k)])
-    names = [f"VOICE_{c:02d}" for c in range(k)]
-    named: dict[int, float] = {}
-    if voices is not None and len(voices):
-        scores = voices.score_voices({names[c]: cent[c] for c in range(k)})
-        for r in voices.match(scores).itertuples():
-            if r.accepted:
-                c = names.index(r.speaker)
-                names[c], named[c] = r.name, float(r.score)
+    labels, scores = link_centroids(
+        vecs, [it[0] for it in items], voices=voices, threshold=threshold
+    )
     rows = []
-    for (i, spk, v, sec), c in zip(items, labels, strict=True):
-        score = named[c] if c in named else float(v @ cent[c])
+    for (i, spk, _v, sec), label, score in zip(items, labels, scores, strict=True):
         name = _file_name(transcripts[i], audios[i], i)
-        rows.append(
-            {"file": name, "speaker": spk, "label": names[c], "score": score, "seconds": sec}
-        )
+        rows.append({"file": name, "speaker": spk, "label": label, "score": score, "seconds": sec})
     out = []
     for i, tr in enumerate(transcripts):
-        mapping = {spk: names[c] for (j, spk, _, _), c in zip(items, labels, strict=True) if j == i}
+        mapping = {spk: lab for (j, spk, _, _), lab in zip(items, labels, strict=True) if j == i}
         out.append(relabel(tr, mapping))
     return out, pd.DataFrame(rows, columns=cols)
