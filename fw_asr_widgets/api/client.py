@@ -378,6 +378,17 @@ class Client:
         return obj
 
     @property
+    def async_client(self) -> AsyncClient:
+        """The `AsyncClient` this client runs on: same key, server, options and pool.
+
+        For async code that wants this client's setup, e.g. `await client.async_client
+        .transcribe(...)` (what `fw.transcribe_corpus` does with a `Client`). Its coroutines
+        may be awaited on any event loop (a pool the client created is re-made per loop),
+        but not on two loops at once: meanwhile, leave the sync methods alone.
+        """
+        return self._async
+
+    @property
     def _config(self) -> ClientConfig:
         """The resolved config; with no key and no base_url this starts the embedded engine."""
         return self._async._config

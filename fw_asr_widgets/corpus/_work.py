@@ -177,7 +177,7 @@ def _async_client(client: Any) -> Any:
     from fw_asr_widgets.api.client import AsyncClient, Client
 
     if isinstance(client, Client):
-        return client._async
+        return client.async_client
     if isinstance(client, AsyncClient):
         return client
     raise TypeError(
