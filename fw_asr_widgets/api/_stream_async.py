@@ -13,6 +13,9 @@ from typing import Any
 
 from fw_asr_widgets.api._stream_events import Closed, Frame
 from fw_asr_widgets.api._stream_runners import (
+    # The same names as the other runner imports (duplicates pairs the two lists): each runner
+    # performs the same session steps. `_run`, `_drive` and `_perform` below are twins of the
+    # other runner's, differing in await versus blocking waits, as httpx twins its send loops.
     StreamOptions,
     _advance,
     _Done,

@@ -293,8 +293,8 @@ class _RunnerBase:
         return False
 
     # -- the parts of the runners' I/O methods that do not wait: each runner's `start`,
-    # `_connect`, `_sender`, `send_pcm`, `send_frame` and `finish` call these and add only
-    # its own waiting (await or block)
+    # `_connect`, `_sender`, `send_pcm`, `send_frame`, `finish` and `iter_events` call these
+    # and add only its own waiting (await or block)
     _start_hint = "start it first"
     """How to start a stream, in the words of the runner's users (each runner sets it)."""
 

@@ -356,7 +356,9 @@ class Client:
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         # Spelled out rather than *args/**kwargs so help(Client) shows the constructor; the
-        # same parameters as BaseClient.__init__ (tests/api/test_client_signatures.py).
+        # same parameters as BaseClient.__init__ and, in part, ClientConfig.resolve
+        # (duplicates lists these signatures; tests/api/test_client_signatures.py keeps the
+        # clients' in step).
         self._async = AsyncClient(
             api_key,
             base_url=base_url,
@@ -387,6 +389,10 @@ class Client:
         """The resolved config; with no key and no base_url this starts the embedded engine."""
         return self._async._config
 
+    # These properties forward to the AsyncClient one by one (typed and documented for help()
+    # and IDEs; the streams' properties forward to their runner alike). The methods below
+    # are the sync twins of AsyncClient's: each runs the async one on the private loop and
+    # takes its docstring and signature with `_twin` (tests/api/test_client_signatures.py).
     @property
     def uses_embedded_engine(self) -> bool:
         """True when neither a key nor a base_url was given (requests go to the local engine)."""

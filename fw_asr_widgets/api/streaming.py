@@ -191,6 +191,8 @@ class _StreamBase:
         self._resamplers: dict[int, StreamResampler] = {}
         self._resample_lock = threading.Lock()
         headers = {**config.headers, **config.auth_headers()}
+        # Options passed on by name (duplicates pairs such keyword lists by shape with
+        # unrelated calls, e.g. the engine's FileRequest).
         self._options = StreamOptions(
             url=stream_url(
                 config,
@@ -212,6 +214,9 @@ class _StreamBase:
             on_event=on_event,
         )
 
+    # The read-only properties below each hand out one attribute of the runner (or its
+    # options), spelled out so help() and IDEs show their types and docs; `Client` forwards
+    # its properties to its AsyncClient the same way (duplicates pairs them by shape).
     @property
     def url(self) -> str:
         """The WebSocket URL (holds no key: the key travels in the Authorization header)."""
