@@ -71,7 +71,7 @@ from fw_asr_widgets._subtitles import clock, ms
 from fw_asr_widgets.transcript import Segment, Transcript, Word
 from fw_asr_widgets.transcript._edit import Change, EditError, TranscriptEdits
 from fw_asr_widgets.transcript._frames import hallucination_flags
-from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
+from fw_asr_widgets.widgets._base import FwWidget, bundle
 from fw_asr_widgets.widgets._media import AUDIO_PASSTHROUGH_BYTES, encode_audio
 
 if TYPE_CHECKING:
@@ -154,8 +154,9 @@ class TranscriptViewer(FwWidget):
     """
 
     _esm = bundle("viewer.js")
-    _css = asset("viewer.css")
+    _css = bundle("viewer.css")
 
+    # Synced traits, one a line (the timeline declares the shared ones the same way).
     speakers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     speaker_names = traitlets.Dict(value_trait=traitlets.Unicode()).tag(sync=True)
     segments = traitlets.List().tag(sync=True)
