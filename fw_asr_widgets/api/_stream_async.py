@@ -111,6 +111,7 @@ class AsyncRunner(_RunnerBase):
 
     async def _drive(self, steps: Generator[_Step, Any, Any]) -> Any:
         """Perform `steps` with asyncio; return the generator's value."""
+        # The twin of ThreadRunner._drive, which blocks where this one awaits.
         value: Any = None
         error: BaseException | None = None
         while True:

@@ -153,6 +153,7 @@ class ThreadRunner(_RunnerBase):
 
     def _drive(self, steps: Generator[_Step, Any, Any]) -> Any:
         """Perform `steps` on this thread; return the generator's value."""
+        # The twin of AsyncRunner._drive, which awaits where this one blocks.
         value: Any = None
         error: BaseException | None = None
         while True:

@@ -36,6 +36,9 @@ Decisions:
   `fw_asr_widgets._redact` (log redaction, shared with the embedded engine).
 - The sync methods are two-line wrappers taking `**options`; `_twin` copies the async
   method's docstring and full signature onto them, so `help()` shows the same parameters.
+- `Client.async_client` is the one public member without a twin: async code that is handed a
+  `Client` (the corpus runner, on the private loop) takes its `AsyncClient` there rather
+  than reaching into a private attribute, and gets the same key, server and pool.
 """
 
 from __future__ import annotations

@@ -174,6 +174,8 @@ def check_kwargs(kwargs: dict[str, Any], diarize: bool, concurrency: int) -> dic
 
 
 def _async_client(client: Any) -> Any:
+    """The `AsyncClient` to run on: `client` itself, or a `Client`'s public `async_client`
+    (the work then runs on that client's private loop, see `run_sync`)."""
     from fw_asr_widgets.api.client import AsyncClient, Client
 
     if isinstance(client, Client):
