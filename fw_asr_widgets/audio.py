@@ -43,6 +43,20 @@ def _name(source: AudioSource) -> str:
 
 
 def _open(source: AudioSource):  # type: ignore[no-untyped-def]
+    """The opened container; `AudioDecodeError` for anything FFmpeg cannot open."""
+    import av
+
+    try:
+        return _av_open(source)
+    except AudioDecodeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AudioDecodeError(
+            f"not a recognised audio file ({type(exc).__name__}: {exc})", source=_name(source)
+        ) from None
+
+
+def _av_open(source: AudioSource):  # type: ignore[no-untyped-def]
     import io
 
     import av
@@ -71,14 +85,7 @@ def probe(source: AudioSource) -> AudioInfo:
     import av
 
     name = _name(source)
-    try:
-        container = _open(source)
-    except AudioDecodeError:
-        raise
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioDecodeError(
-            f"not a recognised audio file ({type(exc).__name__}: {exc})", source=name
-        ) from None
+    container = _open(source)
     try:
         if not container.streams.audio:
             raise AudioDecodeError("the file has no audio stream", source=name)
@@ -122,12 +129,7 @@ def iter_decode(
     import av
 
     name = _name(source)
-    try:
-        container = _open(source)
-    except AudioDecodeError:
-        raise
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioDecodeError(f"not a recognised audio file ({exc})", source=name) from None
+    container = _open(source)
     block = max(1, int(chunk_seconds * sample_rate))
     pending: list[np.ndarray] = []
     pending_len = 0

@@ -71,10 +71,14 @@ def _client(args: argparse.Namespace) -> Any:
     return Client(api_key=getattr(args, "api_key", None), base_url=args.base_url)
 
 
-def _add_common(p: argparse.ArgumentParser, *, model_default: str = "whisper-v3") -> None:
+def _add_common(
+    p: argparse.ArgumentParser, *, model_default: str = "whisper-v3", prompt: bool = True
+) -> None:
+    """--model, --language, --prompt (unless `prompt=False`) and --base-url."""
     p.add_argument("--model", default=model_default, help="model name (default: %(default)s)")
     p.add_argument("--language", default=None, help="ISO 639-1 code of the spoken language")
-    p.add_argument("--prompt", default=None, help="text to prime decoding")
+    if prompt:
+        p.add_argument("--prompt", default=None, help="text to prime decoding")
     p.add_argument(
         "--base-url",
         default=None,
@@ -370,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from fw_asr_widgets.corpus._cli import add_corpus_command  # `fw-asr corpus` (issue 19)
 
-    add_corpus_command(sub)
+    add_corpus_command(sub, lambda p: _add_common(p, prompt=False))
     return parser
 
 

@@ -87,6 +87,8 @@ class APIError(FwAsrError):
     `request_id` (the server's request id header, if any), `body` (parsed JSON or text, if any).
     """
 
+    # Stores its arguments as attributes (duplicates pairs this shape with unrelated
+    # constructors, e.g. the engine's stream session in local/streaming.py).
     def __init__(
         self,
         message: str,

@@ -42,6 +42,7 @@ def test_wheel_has_assets_models_and_samples(wheel_names: set[str]) -> None:
     ]
     for widget in ("recorder", "uploader", "viewer", "timeline"):
         must += [f"fw_asr_widgets/widgets/{widget}.js", f"fw_asr_widgets/widgets/{widget}.css"]
+    must += ["fw_asr_widgets/widgets/_shared.js", "fw_asr_widgets/widgets/_shared.css"]  # bundled
     missing = [m for m in must if m not in wheel_names]
     assert not missing, missing
     assert not [n for n in wheel_names if n.startswith(("tests/", "benchmarks/", "notebooks/"))]

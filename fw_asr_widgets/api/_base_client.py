@@ -87,6 +87,8 @@ def _secrets(cfg: ClientConfig) -> list[str]:
 class BaseClient:
     """Configuration, connection pool and request loop of `AsyncClient` (no public API)."""
 
+    # The constructor's parameters stand again in `Client.__init__` (spelled out for help())
+    # and, in part, in `ClientConfig.resolve`, which this one calls.
     def __init__(
         self,
         api_key: str | None = None,

@@ -59,22 +59,21 @@ def normalize_base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+def _rescheme(url: str, schemes: Mapping[str, str]) -> str:
+    for old, new in schemes.items():
+        if url.startswith(old):
+            return new + url[len(old) :]
+    return url
+
+
 def to_ws(url: str) -> str:
     """http(s)://… → ws(s)://…"""
-    if url.startswith("https://"):
-        return "wss://" + url[len("https://") :]
-    if url.startswith("http://"):
-        return "ws://" + url[len("http://") :]
-    return url
+    return _rescheme(url, {"https://": "wss://", "http://": "ws://"})
 
 
 def to_http(url: str) -> str:
     """ws(s)://… → http(s)://…"""
-    if url.startswith("wss://"):
-        return "https://" + url[len("wss://") :]
-    if url.startswith("ws://"):
-        return "http://" + url[len("ws://") :]
-    return url
+    return _rescheme(url, {"wss://": "https://", "ws://": "http://"})
 
 
 class Secret:
@@ -113,6 +112,7 @@ class ClientConfig:
     headers: dict[str, str] = field(default_factory=dict)
     hosts: Mapping[str, str] = field(default_factory=dict)
 
+    # Takes the clients' constructor parameters (`BaseClient.__init__`), by name.
     @classmethod
     def resolve(
         cls,

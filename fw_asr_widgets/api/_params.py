@@ -177,6 +177,8 @@ def _enum(name: str, value: object, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
+# The small validators below share a shape (None passes, a wrong type raises) and differ in
+# the test and the message; one per wire type keeps each error message exact.
 def _name_like(name: str, value: object) -> str | None:
     if value is None:
         return None

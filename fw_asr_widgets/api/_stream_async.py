@@ -13,6 +13,9 @@ from typing import Any
 
 from fw_asr_widgets.api._stream_events import Closed, Frame
 from fw_asr_widgets.api._stream_runners import (
+    # The same names as the other runner imports (duplicates pairs the two lists): each runner
+    # performs the same session steps. `_run`, `_drive` and `_perform` below are twins of the
+    # other runner's, differing in await versus blocking waits, as httpx twins its send loops.
     StreamOptions,
     _advance,
     _Done,
@@ -64,6 +67,7 @@ class AsyncRunner(_RunnerBase):
     """The asyncio runner: a session task with a sender and a receiver task per connection."""
 
     _queue: _AsyncFrameQueue
+    _start_hint = "use `async with` or `await start()`"
 
     def __init__(self, options: StreamOptions) -> None:
         super().__init__(options)
@@ -83,20 +87,12 @@ class AsyncRunner(_RunnerBase):
         from websockets.asyncio.client import connect
 
         try:
-            return await connect(
-                self.options.url,
-                additional_headers=dict(self.options.headers),
-                open_timeout=self.options.open_timeout,
-                compression=None,
-                max_size=None,
-            )
+            return await connect(self.options.url, **self._connect_args())
         except Exception as exc:
             raise handshake_error(exc) from None
 
     async def start(self) -> None:
-        if self.state != "new":
-            raise StreamError(f"the stream was already started (state: {self.state})")
-        self.state = "open"
+        self._begin_start()
         try:
             ws = await self._drive(self._connecting(None))
         except BaseException:
@@ -115,6 +111,7 @@ class AsyncRunner(_RunnerBase):
 
     async def _drive(self, steps: Generator[_Step, Any, Any]) -> Any:
         """Perform `steps` with asyncio; return the generator's value."""
+        # The twin of ThreadRunner._drive, which blocks where this one awaits.
         value: Any = None
         error: BaseException | None = None
         while True:
@@ -173,11 +170,9 @@ class AsyncRunner(_RunnerBase):
         raise exc
 
     async def _sender(self, ws: Any) -> None:
-        resume, self._resume = self._resume, []
-        for old in resume:  # re-sent audio: not paced
+        for old in self._take_resume():
             await ws.send(old.data)
-            with self._plock:
-                self.protocol.mark_written(old)
+            self._written(old)
         while True:
             frame: Frame | None = self._retry_frame
             if frame is None:
@@ -187,8 +182,7 @@ class AsyncRunner(_RunnerBase):
             if delay > 0:
                 await asyncio.sleep(delay)
             await ws.send(frame.data)
-            with self._plock:
-                self.protocol.mark_written(frame)
+            self._written(frame)
             self._retry_frame = None
 
     async def _receiver(self, ws: Any) -> None:
@@ -200,42 +194,27 @@ class AsyncRunner(_RunnerBase):
             self._handle_message(msg)
 
     # -- producer side
-    def _check_open(self) -> None:
-        if self._error is not None:
-            raise self._error
-        if self.state in ("new",):
-            raise StreamError("the stream is not started: use `async with` or `await start()`")
-        if self.state != "open":
-            raise StreamError(f"the stream is {self.state}; no more audio can be sent")
-
     async def send_pcm(self, pcm: bytes) -> None:
         async with self._send_lock:
             self._check_open()
-            with self._plock:
-                n = self.protocol.frames_for(len(pcm))
-            await self._queue.wait_room(n)
+            await self._queue.wait_room(self._frames_for(pcm))
             self._check_open()
-            with self._plock:
-                frames = self.protocol.send_audio(pcm)
-            await self._queue.extend(frames)
+            await self._queue.extend(self._audio_frames(pcm))
 
     async def send_frame(self, make: Callable[[], Frame]) -> Frame:
         async with self._send_lock:
             self._check_open()
             await self._queue.wait_room(1)
-            with self._plock:
-                frame = make()
+            frame = self._make_frame(make)
             await self._queue.extend([frame])
             return frame
 
     async def finish(self, timeout: float | None = None) -> Transcript:
         if self.state == "new":
-            raise StreamError("the stream is not started: use `async with` or `await start()`")
+            raise self._not_started()
         if self.state == "open":
             async with self._send_lock:
-                with self._plock:
-                    frames = self.protocol.finish(checkpoint=True)
-                self.state = "finishing"
+                frames = self._final_frames()
                 await self._queue.wait_room(len(frames))
                 await self._queue.extend(frames)
         if self._task is not None:
@@ -265,9 +244,7 @@ class AsyncRunner(_RunnerBase):
             while self._events:
                 ev = self._events.popleft()
                 yield ev
-                if isinstance(ev, Closed):
-                    if self._error is not None:
-                        raise self._error
+                if self._ended(ev):
                     return
             if self.state in ("new", "closed") and self._task is None:
                 return

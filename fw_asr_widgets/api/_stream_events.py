@@ -12,6 +12,8 @@ from fw_asr_widgets.transcript import Segment
 
 
 # ----------------------------------------------------------------------------------- events
+# One small frozen dataclass per event type (so `match`/isinstance can tell them apart); they
+# look alike by design.
 @dataclass(frozen=True)
 class SegmentUpdated:
     """The server sent a new version of `segment` (partial or final)."""

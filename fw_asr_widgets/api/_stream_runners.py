@@ -44,6 +44,7 @@ from fw_asr_widgets.api._exceptions import error_message
 from fw_asr_widgets.api._retry import RetryPolicy, is_retryable_status, request_id
 from fw_asr_widgets.api._stream_protocol import (
     Checkpoint,
+    Closed,
     ErrorEvent,
     Frame,
     Reconnecting,
@@ -290,6 +291,74 @@ class _RunnerBase:
     def _stopping(self) -> bool:
         """True once `close()` was called (thread runner; asyncio cancels instead)."""
         return False
+
+    # -- the parts of the runners' I/O methods that do not wait: each runner's `start`,
+    # `_connect`, `_sender`, `send_pcm`, `send_frame`, `finish` and `iter_events` call these
+    # and add only its own waiting (await or block)
+    _start_hint = "start it first"
+    """How to start a stream, in the words of the runner's users (each runner sets it)."""
+
+    def _begin_start(self) -> None:
+        if self.state != "new":
+            raise StreamError(f"the stream was already started (state: {self.state})")
+        self.state = "open"
+
+    def _not_started(self) -> StreamError:
+        return StreamError(f"the stream is not started: {self._start_hint}")
+
+    def _check_open(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self.state == "new":
+            raise self._not_started()
+        if self.state != "open":
+            raise StreamError(f"the stream is {self.state}; no more audio can be sent")
+
+    def _connect_args(self) -> dict[str, Any]:
+        """Keyword arguments of `websockets`' `connect` (asyncio and sync alike) after the URL."""
+        return {
+            "additional_headers": dict(self.options.headers),
+            "open_timeout": self.options.open_timeout,
+            "compression": None,
+            "max_size": None,
+        }
+
+    def _take_resume(self) -> list[Frame]:
+        """The frames to write again first on a new connection (re-sent audio is not paced)."""
+        resume, self._resume = self._resume, []
+        return resume
+
+    def _written(self, frame: Frame) -> None:
+        with self._plock:
+            self.protocol.mark_written(frame)
+
+    def _frames_for(self, pcm: bytes) -> int:
+        with self._plock:
+            return self.protocol.frames_for(len(pcm))
+
+    def _audio_frames(self, pcm: bytes) -> list[Frame]:
+        with self._plock:
+            return self.protocol.send_audio(pcm)
+
+    def _make_frame(self, make: Callable[[], Frame]) -> Frame:
+        with self._plock:
+            return make()
+
+    def _ended(self, ev: StreamEvent) -> bool:
+        """After handing `ev` out: True at `Closed` (the last event), raising the stream's
+        error if it failed."""
+        if not isinstance(ev, Closed):
+            return False
+        if self._error is not None:
+            raise self._error
+        return True
+
+    def _final_frames(self) -> list[Frame]:
+        """The end of audio to queue (checkpoint "final", then trace "final"); → finishing."""
+        with self._plock:
+            frames = self.protocol.finish(checkpoint=True)
+        self.state = "finishing"
+        return frames
 
     # -- the session, sans I/O: a generator of steps that `_drive` performs
     def _connecting(self, retry: _Retry | None) -> Generator[_Step, Any, Any]:

@@ -38,6 +38,9 @@ from typing import Any
 from fw_asr_widgets.api import _sync
 from fw_asr_widgets.api._stream_events import Closed, Frame, StreamEvent
 from fw_asr_widgets.api._stream_runners import (
+    # The same names as the other runner imports (duplicates pairs the two lists): each runner
+    # performs the same session steps. `_run`, `_drive` and `_perform` below are twins of the
+    # other runner's, differing in await versus blocking waits, as httpx twins its send loops.
     THREAD_PREFIX,
     StreamOptions,
     _advance,
@@ -94,6 +97,7 @@ class ThreadRunner(_RunnerBase):
     thread per connection, on `websockets.sync.client`. Safe to call from any thread."""
 
     _queue: _ThreadFrameQueue
+    _start_hint = "use `with` or call start()"
 
     def __init__(self, options: StreamOptions) -> None:
         super().__init__(options)
@@ -119,14 +123,7 @@ class ThreadRunner(_RunnerBase):
         if _sync_connect_takes_legacy():
             extra["legacy"] = True  # websockets >= 16: a plain connection, closed by us
         try:
-            return connect(
-                self.options.url,
-                additional_headers=dict(self.options.headers),
-                open_timeout=self.options.open_timeout,
-                compression=None,
-                max_size=None,
-                **extra,
-            )
+            return connect(self.options.url, **self._connect_args(), **extra)
         except Exception as exc:
             raise handshake_error(exc) from None
 
@@ -134,9 +131,7 @@ class ThreadRunner(_RunnerBase):
         return self._stop.is_set()
 
     def start(self) -> None:
-        if self.state != "new":
-            raise StreamError(f"the stream was already started (state: {self.state})")
-        self.state = "open"
+        self._begin_start()
         try:
             ws = self._drive(self._connecting(None))
         except BaseException:
@@ -158,6 +153,7 @@ class ThreadRunner(_RunnerBase):
 
     def _drive(self, steps: Generator[_Step, Any, Any]) -> Any:
         """Perform `steps` on this thread; return the generator's value."""
+        # The twin of AsyncRunner._drive, which awaits where this one blocks.
         value: Any = None
         error: BaseException | None = None
         while True:
@@ -229,11 +225,9 @@ class ThreadRunner(_RunnerBase):
 
     def _sender(self, ws: Any, conn_stop: threading.Event) -> None:
         try:
-            resume, self._resume = self._resume, []
-            for old in resume:
+            for old in self._take_resume():
                 ws.send(old.data)
-                with self._plock:
-                    self.protocol.mark_written(old)
+                self._written(old)
             while not conn_stop.is_set():
                 frame: Frame | None = self._retry_frame
                 if frame is None:
@@ -245,8 +239,7 @@ class ThreadRunner(_RunnerBase):
                 if delay > 0 and conn_stop.wait(delay):
                     return
                 ws.send(frame.data)
-                with self._plock:
-                    self.protocol.mark_written(frame)
+                self._written(frame)
                 self._retry_frame = None
         except BaseException as exc:
             self._sender_error = exc
@@ -254,14 +247,6 @@ class ThreadRunner(_RunnerBase):
                 ws.close()
 
     # -- producer side (any thread)
-    def _check_open(self) -> None:
-        if self._error is not None:
-            raise self._error
-        if self.state == "new":
-            raise StreamError("the stream is not started: use `with` or call start()")
-        if self.state != "open":
-            raise StreamError(f"the stream is {self.state}; no more audio can be sent")
-
     def _wait_room(self, n: int) -> None:
         timeout = self.options.send_timeout
         if not self._queue.wait_room(n, timeout):
@@ -274,19 +259,14 @@ class ThreadRunner(_RunnerBase):
     def send_pcm(self, pcm: bytes) -> None:
         with self._send_lock:
             self._check_open()
-            with self._plock:
-                n = self.protocol.frames_for(len(pcm))
-            self._wait_room(n)
-            with self._plock:
-                frames = self.protocol.send_audio(pcm)
-            self._queue.extend(frames)
+            self._wait_room(self._frames_for(pcm))
+            self._queue.extend(self._audio_frames(pcm))
 
     def send_frame(self, make: Callable[[], Frame]) -> Frame:
         with self._send_lock:
             self._check_open()
             self._wait_room(1)
-            with self._plock:
-                frame = make()
+            frame = self._make_frame(make)
             self._queue.extend([frame])
             return frame
 
@@ -297,12 +277,10 @@ class ThreadRunner(_RunnerBase):
                 "callback; call it from another thread (close() works from a callback)"
             )
         if self.state == "new":
-            raise StreamError("the stream is not started: use `with` or call start()")
+            raise self._not_started()
         if self.state == "open":
             with self._send_lock:
-                with self._plock:
-                    frames = self.protocol.finish(checkpoint=True)
-                self.state = "finishing"
+                frames = self._final_frames()
                 self._queue.wait_room(len(frames), None)
                 self._queue.extend(frames)
         if self._thread is not None:
@@ -342,9 +320,7 @@ class ThreadRunner(_RunnerBase):
                         return
                 ev = self._events.popleft()
             yield ev
-            if isinstance(ev, Closed):
-                if self._error is not None:
-                    raise self._error
+            if self._ended(ev):
                 return
 
     def poll(self) -> list[StreamEvent]:

@@ -36,6 +36,9 @@ Decisions:
   `fw_asr_widgets._redact` (log redaction, shared with the embedded engine).
 - The sync methods are two-line wrappers taking `**options`; `_twin` copies the async
   method's docstring and full signature onto them, so `help()` shows the same parameters.
+- `Client.async_client` is the one public member without a twin: async code that is handed a
+  `Client` (the corpus runner, on the private loop) takes its `AsyncClient` there rather
+  than reaching into a private attribute, and gets the same key, server and pool.
 """
 
 from __future__ import annotations
@@ -48,7 +51,6 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -169,12 +171,7 @@ class AsyncClient(BaseClient):
     async def __aenter__(self) -> AsyncClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     # -- public API ------------------------------------------------------------------------
@@ -362,7 +359,9 @@ class Client:
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         # Spelled out rather than *args/**kwargs so help(Client) shows the constructor; the
-        # same parameters as BaseClient.__init__ (tests/api/test_client_signatures.py).
+        # same parameters as BaseClient.__init__ and, in part, ClientConfig.resolve
+        # (duplicates lists these signatures; tests/api/test_client_signatures.py keeps the
+        # clients' in step).
         self._async = AsyncClient(
             api_key,
             base_url=base_url,
@@ -378,10 +377,25 @@ class Client:
         return obj
 
     @property
+    def async_client(self) -> AsyncClient:
+        """The `AsyncClient` this client runs on: same key, server, options and pool.
+
+        For async code that wants this client's setup, e.g. `await client.async_client
+        .transcribe(...)` (what `fw.transcribe_corpus` does with a `Client`). Its coroutines
+        may be awaited on any event loop (a pool the client created is re-made per loop),
+        but not on two loops at once: meanwhile, leave the sync methods alone.
+        """
+        return self._async
+
+    @property
     def _config(self) -> ClientConfig:
         """The resolved config; with no key and no base_url this starts the embedded engine."""
         return self._async._config
 
+    # These properties forward to the AsyncClient one by one (typed and documented for help()
+    # and IDEs; the streams' properties forward to their runner alike). The methods below
+    # are the sync twins of AsyncClient's: each runs the async one on the private loop and
+    # takes its docstring and signature with `_twin` (tests/api/test_client_signatures.py).
     @property
     def uses_embedded_engine(self) -> bool:
         """True when neither a key nor a base_url was given (requests go to the local engine)."""
@@ -418,12 +432,7 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _submit(self, method: str, /, *args: Any, **kwargs: Any) -> Future[Any]:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -192,6 +191,8 @@ class _StreamBase:
         self._resamplers: dict[int, StreamResampler] = {}
         self._resample_lock = threading.Lock()
         headers = {**config.headers, **config.auth_headers()}
+        # Options passed on by name (duplicates pairs such keyword lists by shape with
+        # unrelated calls, e.g. the engine's FileRequest).
         self._options = StreamOptions(
             url=stream_url(
                 config,
@@ -213,6 +214,9 @@ class _StreamBase:
             on_event=on_event,
         )
 
+    # The read-only properties below each hand out one attribute of the runner (or its
+    # options), spelled out so help() and IDEs show their types and docs; `Client` forwards
+    # its properties to its AsyncClient the same way (duplicates pairs them by shape).
     @property
     def url(self) -> str:
         """The WebSocket URL (holds no key: the key travels in the Authorization header)."""
@@ -346,12 +350,7 @@ class AsyncStream(_StreamBase):
             await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         if exc_type is None:
             await self.finish()
         else:
@@ -421,12 +420,7 @@ class SyncStream(_StreamBase):
             self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         if exc_type is None:
             self.finish()
         else:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
-def add_corpus_command(sub: Any) -> None:
-    """Register the `corpus` subcommand on the `fw-asr` subparsers."""
+def add_corpus_command(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register the `corpus` subcommand on the `fw-asr` subparsers; `add_common` adds the
+    options every transcribing command has (--model, --language, --base-url; from `cli`)."""
     p = sub.add_parser(
         "corpus",
         help="transcribe many files into a resumable Parquet dataset (files/segments/words)",
@@ -36,14 +38,7 @@ def add_corpus_command(sub: Any) -> None:
         help="batch mode: seconds to keep collecting after submitting (default: until done)",
     )
     p.add_argument("--concurrency", type=int, default=4, help="files at once (default 4)")
-    p.add_argument("--model", default="whisper-v3", help="model name (default: %(default)s)")
-    p.add_argument("--language", default=None, help="ISO 639-1 code of the spoken language")
-    p.add_argument(
-        "--base-url",
-        default=None,
-        help="any Fireworks-compatible server (default: Fireworks when FIREWORKS_API_KEY is "
-        "set, else the embedded local engine)",
-    )
+    add_common(p)
     p.add_argument(
         "--scheduler",
         default=None,

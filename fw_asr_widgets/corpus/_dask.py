@@ -89,7 +89,7 @@ def transcribe_chunk(
     """Worker side: transcribe `chunk`, write its parts into `out`, return the counts."""
     client = _worker_client(base_url, timeout, max_retries)
     sink = Sink(DatasetWriter(out), batch_size, flush_seconds)
-    return run_sync(client._async, chunk, sink, concurrency, kw, CorpusBar(0, False))
+    return run_sync(client.async_client, chunk, sink, concurrency, kw, CorpusBar(0, False))
 
 
 def run_on_cluster(

@@ -174,10 +174,12 @@ def check_kwargs(kwargs: dict[str, Any], diarize: bool, concurrency: int) -> dic
 
 
 def _async_client(client: Any) -> Any:
+    """The `AsyncClient` to run on: `client` itself, or a `Client`'s public `async_client`
+    (the work then runs on that client's private loop, see `run_sync`)."""
     from fw_asr_widgets.api.client import AsyncClient, Client
 
     if isinstance(client, Client):
-        return client._async
+        return client.async_client
     if isinstance(client, AsyncClient):
         return client
     raise TypeError(

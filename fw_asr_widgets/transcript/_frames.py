@@ -63,13 +63,10 @@ from fw_asr_widgets.transcript._segment import Segment, Word, segment_fields
 if TYPE_CHECKING:
     from fw_asr_widgets.transcript._model import Transcript
 
+_SPAN_COLUMNS = ("segment_id", "start", "end", "duration", "speaker", "text")
+"""The columns every level starts with, built by `_span_columns`."""
 SEGMENT_COLUMNS: tuple[str, ...] = (
-    "segment_id",
-    "start",
-    "end",
-    "duration",
-    "speaker",
-    "text",
+    *_SPAN_COLUMNS,
     "confidence",
     "hallucination",
     "language",
@@ -81,12 +78,7 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
 )
 UTTERANCE_COLUMNS: tuple[str, ...] = (*SEGMENT_COLUMNS[:10], "n_segments")
 WORD_COLUMNS: tuple[str, ...] = (
-    "segment_id",
-    "start",
-    "end",
-    "duration",
-    "speaker",
-    "text",
+    *_SPAN_COLUMNS,
     "probability",
     "language",
     "source",
@@ -221,41 +213,50 @@ def _confidences(tr: Transcript) -> np.ndarray:
     )
 
 
-def _hallucinations(segs: Sequence[Segment]) -> np.ndarray:
-    return np.fromiter(
-        (
-            is_hallucination(
-                s.text,
-                compression=s.compression_ratio,
-                avg_logprob=s.avg_logprob,
-                no_speech_prob=s.no_speech_prob,
-            )
-            for s in segs
-        ),
-        dtype=bool,
-        count=len(segs),
-    )
+def hallucination_flags(segs: Sequence[Segment]) -> list[bool]:
+    """Per segment: does it look invented? The rule of the `hallucination` column
+    (`fw_asr_widgets._quality.is_hallucination`: loops, too compressible, or decoded where
+    Whisper judged the audio silent); the viewer flags its rows with it too."""
+    return [
+        is_hallucination(
+            s.text,
+            compression=s.compression_ratio,
+            avg_logprob=s.avg_logprob,
+            no_speech_prob=s.no_speech_prob,
+        )
+        for s in segs
+    ]
+
+
+def _span_columns(
+    items: Sequence[Segment] | Sequence[Word],
+    ids: list[str | None],
+    texts: list[str | None],
+    check_constant: bool = True,
+) -> dict[str, Any]:
+    """The `_SPAN_COLUMNS` of segments or words: times, duration, speaker and text."""
+    start = _floats([x.start for x in items])
+    end = _floats([x.end for x in items])
+    return {
+        "segment_id": _strings(ids),
+        "start": start,
+        "end": end,
+        "duration": _durations(start, end),
+        "speaker": _category([x.speaker for x in items]),
+        "text": _strings(texts, check_constant=check_constant),
+    }
 
 
 def _segment_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
     segs = tr.segments
-    start = _floats([s.start for s in segs])
-    end = _floats([s.end for s in segs])
-    avg = _floats([s.avg_logprob for s in segs])
+    flags = np.array(hallucination_flags(segs), dtype=bool)
     cols = {
-        "segment_id": _strings([s.id for s in segs]),
-        "start": start,
-        "end": end,
-        "duration": _durations(start, end),
-        "speaker": _category([s.speaker for s in segs]),
-        "text": _strings([s.text for s in segs]),
+        **_span_columns(segs, [s.id for s in segs], [s.text for s in segs]),
         "confidence": _confidences(tr),
-        "hallucination": pd.arrays.BooleanArray(
-            _hallucinations(segs), np.zeros(len(segs), dtype=bool)
-        ),
+        "hallucination": pd.arrays.BooleanArray(flags, np.zeros(len(segs), dtype=bool)),
         "language": _strings([s.language for s in segs]),
         "source": _constant_strings(source or source_label(tr.source), len(segs)),
-        "avg_logprob": avg,
+        "avg_logprob": _floats([s.avg_logprob for s in segs]),
         "no_speech_prob": _floats([s.no_speech_prob for s in segs]),
         "compression_ratio": _floats([s.compression_ratio for s in segs]),
         "temperature": _floats([s.temperature for s in segs]),
@@ -286,15 +287,9 @@ def word_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
 
 def _word_frame(tr: Transcript, source: str | None = None) -> pd.DataFrame:
     ws = tr.words
-    start = _floats([w.start for w in ws])
-    end = _floats([w.end for w in ws])
+    texts: list[str | None] = [w.word.strip() for w in ws]
     cols = {
-        "segment_id": _strings([w.segment_id for w in ws]),
-        "start": start,
-        "end": end,
-        "duration": _durations(start, end),
-        "speaker": _category([w.speaker for w in ws]),
-        "text": _strings([w.word.strip() for w in ws], check_constant=False),
+        **_span_columns(ws, [w.segment_id for w in ws], texts, check_constant=False),
         "probability": _floats([w.probability for w in ws]),
         "language": _strings([w.language for w in ws]),
         "source": _constant_strings(source or source_label(tr.source), len(ws)),
@@ -502,7 +497,16 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> dict[str, Any]:
     languages = [_opt_str(v) for v in _objects(df, "language")]
     sids = [_opt_str(v) for v in _objects(df, "segment_id")]
     language = meta.get("language", _single(languages))
+    fields = {
+        "language": language,
+        "duration": meta.get("duration"),
+        "task": meta.get("task") or "transcribe",
+        "source": source,
+    }
 
+    # The Segment(...) and Word(...) rows below look alike but set different fields of
+    # different classes, each from its own column. They stay spelled out: building each row
+    # from a dict of the columns (one generic builder) took about 1.4x as long (200k words).
     if level in ("segment", "utterance"):
         avg = _opt_floats(df, "avg_logprob")
         if "avg_logprob" not in df.columns and "confidence" in df.columns:
@@ -527,13 +531,7 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> dict[str, Any]:
             )
             for i in range(len(df))
         ]
-        return segment_fields(
-            segs,
-            language=language,
-            duration=meta.get("duration"),
-            task=meta.get("task") or "transcribe",
-            source=source,
-        )
+        return segment_fields(segs, **fields)
 
     probs = _opt_floats(df, "probability")
     finals = [None if v is None else bool(v) for v in _objects(df, "is_final")]
@@ -576,11 +574,4 @@ def from_pandas(df: pd.DataFrame, level: str = "auto") -> dict[str, Any]:
                 language=_single([w.language for w in ws]),
             )
         )
-    return segment_fields(
-        segs,
-        words=tuple(words),
-        language=language,
-        duration=meta.get("duration"),
-        task=meta.get("task") or "transcribe",
-        source=source,
-    )
+    return segment_fields(segs, words=tuple(words), **fields)

@@ -151,6 +151,8 @@ class Transcript:
         """`to_dict()` as JSON text (UTF-8, non-ASCII kept)."""
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
+    # to_srt and to_vtt spell out the same keyword options (as _subtitles.write_srt/write_vtt
+    # do) so that help() and type checkers show them; the work is in `_subtitles.cues`.
     def to_srt(
         self,
         *,

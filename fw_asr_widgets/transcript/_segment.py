@@ -41,6 +41,8 @@ def _majority(labels: Iterable[str | None]) -> str | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
+# Word and Segment declare their optional fields alike (`x: float | None = None`, which
+# duplicates pairs by shape): they are the data, one field a line.
 @dataclass(frozen=True, slots=True)
 class Word:
     """One timed word. `start`/`end` in seconds (None when the server gave none).

@@ -139,7 +139,8 @@ class Throttle:
 class FwWidget(anywidget.AnyWidget):  # type: ignore[misc]
     """Base of the fw-asr widgets: a plain-language `status` line and an `error` message.
 
-    Subclasses set `_esm` / `_css` to `asset("<name>.js")` / `asset("<name>.css")`.
+    Subclasses set `_esm` / `_css` to `bundle("<name>.js")` / `bundle("<name>.css")` (with the
+    shared helpers and rules inlined), or to `asset(...)` for files that use none.
     `set_status(text)` clears `error`; `set_error(text)` sets both (status says what failed).
     """
 
@@ -181,10 +182,13 @@ class FwWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
 
 _IMPORT_SHARED = 'import * as shared from "./_shared.js";'
+_IMPORT_SHARED_CSS = '@import "./_shared.css";'
 
 
 def bundle(name: str) -> str:
-    """The ES module `name` with ``_shared.js`` inlined, as one source text.
+    """The ES module `name` with ``_shared.js`` inlined, as one source text; for a stylesheet
+    (``*.css``), its text with the line ``@import "./_shared.css";`` replaced by the rules the
+    widgets share (``_shared.css``), for the same reason: `_css` is one text as well.
 
     anywidget loads `_esm` as a single module from a string (a blob URL in the page), so a
     relative ``import ... from "./_shared.js"`` cannot resolve there. Modules that use the
@@ -194,6 +198,9 @@ def bundle(name: str) -> str:
     repository and no build step.
     """
     src = asset(name).read_text(encoding="utf-8")
+    if name.endswith(".css"):
+        shared_css = asset("_shared.css").read_text(encoding="utf-8")
+        return src.replace(_IMPORT_SHARED_CSS, shared_css, 1)
     if _IMPORT_SHARED not in src:
         return src
     lib = asset("_shared.js").read_text(encoding="utf-8")

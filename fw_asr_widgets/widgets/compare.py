@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 
 from fw_asr_widgets.transcript import Transcript
-from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
+from fw_asr_widgets.widgets._base import FwWidget, bundle
 from fw_asr_widgets.widgets._media import encode_audio
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class CompareView(FwWidget):
     """Transcripts aligned in columns, differences coloured, click a row to play it."""
 
     _esm = bundle("compare.js")
-    _css = asset("compare.css")
+    _css = bundle("compare.css")
 
     columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
     wer = traitlets.Dict().tag(sync=True)

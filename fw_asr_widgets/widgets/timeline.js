@@ -222,14 +222,14 @@ function render({ model, el }) {
       schedule();
     }
   }
-  model.on("msg:custom", onMsg);
-  model.on("change:revision", reload);
-  model.on("change:current_time", schedule);
-  model.on("change:speaker_names", schedule);
-  model.on("change:lane_height", schedule);
-  model.on("change:palette", schedule);
-  model.on("change:no_speaker_color", schedule);
-  model.on("change:empty_text", schedule);
+  const redrawOn = ["current_time", "speaker_names", "lane_height", "palette", "no_speaker_color", "empty_text"];
+  /** @type {[string, (msg?: any) => void][]} */
+  const listeners = [
+    ["msg:custom", onMsg],
+    ["change:revision", reload],
+    ...redrawOn.map((name) => /** @type {[string, () => void]} */ ([`change:${name}`, schedule])),
+  ];
+  for (const [name, fn] of listeners) model.on(name, fn);
   const ro = typeof ResizeObserver !== "undefined" ? new ResizeObserver(schedule) : null;
   if (ro) ro.observe(root);
   reload();
@@ -237,14 +237,7 @@ function render({ model, el }) {
 
   return () => {
     if (ro) ro.disconnect();
-    model.off("msg:custom", onMsg);
-    model.off("change:revision", reload);
-    model.off("change:current_time", schedule);
-    model.off("change:speaker_names", schedule);
-    model.off("change:lane_height", schedule);
-    model.off("change:palette", schedule);
-    model.off("change:no_speaker_color", schedule);
-    model.off("change:empty_text", schedule);
+    for (const [name, fn] of listeners) model.off(name, fn);
   };
 }
 

@@ -25,7 +25,7 @@ import traitlets
 
 from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE
 from fw_asr_widgets.transcript import Transcript
-from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
+from fw_asr_widgets.widgets._base import FwWidget, bundle
 from fw_asr_widgets.widgets.viewer import SYNC_SEGMENT_LIMIT, TranscriptViewer, speaker_table
 
 __all__ = ["Timeline", "speaker_spans"]
@@ -65,8 +65,10 @@ class Timeline(FwWidget):
     """
 
     _esm = bundle("timeline.js")
-    _css = asset("timeline.css")
+    _css = bundle("timeline.css")
 
+    # Synced traits, one a line; the viewer declares the ones both views use the same way
+    # (speakers, names, revision, duration, current_time: the front ends read them by name).
     speakers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     speaker_names = traitlets.Dict(value_trait=traitlets.Unicode()).tag(sync=True)
     spans = traitlets.List().tag(sync=True)

@@ -64,7 +64,6 @@ from fw_asr_widgets.api._files import is_url
 from fw_asr_widgets.transcript import Transcript
 from fw_asr_widgets.widgets._base import (
     FwWidget,
-    asset,
     bundle,
     friendly_error,
     planned_model_label,
@@ -138,7 +137,7 @@ class Uploader(FwWidget):
     """
 
     _esm = bundle("uploader.js")
-    _css = asset("uploader.css")
+    _css = bundle("uploader.css")
 
     files = traitlets.List(traitlets.Dict()).tag(sync=True)
     slice_size = traitlets.Int(SLICE_BYTES).tag(sync=True)

@@ -829,23 +829,11 @@ class ViewerView {
     input.dataset.speaker = label;
     spk.textContent = "";
     spk.appendChild(input);
-    input.focus();
-    input.select();
-    let done = false;
-    const finish = (/** @type {boolean} */ save) => {
-      if (done) return;
-      done = true;
+    editInPlace(input, (save) => {
       if (save) this.rename(label, input.value);
       const row = /** @type {HTMLElement | null} */ (spk.closest(".fwv-row"));
       if (row) this.fillRow(row, Number(row.dataset.i));
-    };
-    input.addEventListener("keydown", (e) => {
-      e.stopPropagation();
-      if (e.key === "Enter") finish(true);
-      else if (e.key === "Escape") finish(false);
     });
-    input.addEventListener("blur", () => finish(true));
-    input.addEventListener("click", (e) => e.stopPropagation());
   }
 
   // ---- focus and keyboard -------------------------------------------------------------------------
@@ -1074,26 +1062,13 @@ class ViewerView {
     input.size = Math.max(4, value.length + 2);
     if (after) anchorEl.after(document.createTextNode(" "), input);
     else { anchorEl.style.display = "none"; anchorEl.after(input); }
-    input.focus();
-    input.select();
-    let done = false;
-    const finish = (/** @type {boolean} */ save) => {
-      if (done) return;
-      done = true;
+    editInPlace(input, (save) => {
       const v = input.value;
       input.remove();
       anchorEl.style.display = "";
       this.scroller.focus({ preventScroll: true });
       if (save) commit(v); else this.refreshRow(this.focus.i);
-    };
-    input.addEventListener("keydown", (e) => {
-      e.stopPropagation();
-      if (e.key === "Enter") { e.preventDefault(); finish(true); }
-      else if (e.key === "Escape") { e.preventDefault(); finish(false); }
     });
-    input.addEventListener("blur", () => finish(true));
-    input.addEventListener("click", (e) => e.stopPropagation());
-    input.addEventListener("dblclick", (e) => e.stopPropagation());
   }
 
   focusSpan() {
@@ -1344,6 +1319,34 @@ class ViewerView {
   onEmpty() {
     if (!this.n && !this.model.get("n_segments")) this.setStatus(this.model.get("empty_text") || "");
   }
+}
+
+/**
+ * Edit `input` in place: focus it with its text selected; Enter saves, Esc cancels, leaving
+ * it saves. `finish(save)` runs once. Keys and clicks stay inside (the viewer's own keys and
+ * its row clicks do not see them).
+ * @param {HTMLInputElement} input
+ * @param {(save: boolean) => void} finish
+ */
+function editInPlace(input, finish) {
+  input.focus();
+  input.select();
+  let done = false;
+  const end = (/** @type {boolean} */ save) => {
+    if (done) return;
+    done = true;
+    finish(save);
+  };
+  input.addEventListener("keydown", (e) => {
+    e.stopPropagation();
+    if (e.key === "Enter" || e.key === "Escape") {
+      e.preventDefault();
+      end(e.key === "Enter");
+    }
+  });
+  input.addEventListener("blur", () => end(true));
+  input.addEventListener("click", (e) => e.stopPropagation());
+  input.addEventListener("dblclick", (e) => e.stopPropagation());
 }
 
 /**

@@ -47,7 +47,7 @@ Decisions:
   then travels as a patch of a few rows, and a page reload asks the kernel for the current
   rows (`ready`). The saved notebook keeps only the count of an editable viewer's rows.
 - Rows are ``[start, end, speaker_index, text, flag]``; `flag` is 1 for a segment that looks
-  invented (`segment_flags`: the rule of the `hallucination` column of `to_pandas()`). Word
+  invented (`hallucination_flags`: the rule of the `hallucination` column of `to_pandas()`). Word
   probabilities travel with the words (``p``, -1 when unknown) and the page underlines words
   below `uncertainty_threshold`.
 - The front end is one ES module built at import time from ``viewer.js`` with the shared
@@ -76,11 +76,11 @@ import numpy as np
 import traitlets
 
 from fw_asr_widgets._palette import NO_SPEAKER_COLOR, PALETTE
-from fw_asr_widgets._quality import is_hallucination
 from fw_asr_widgets._subtitles import clock, ms
 from fw_asr_widgets.transcript import Segment, Transcript, Word
 from fw_asr_widgets.transcript._edit import Change, EditError, TranscriptEdits
-from fw_asr_widgets.widgets._base import FwWidget, asset, bundle
+from fw_asr_widgets.transcript._frames import hallucination_flags
+from fw_asr_widgets.widgets._base import FwWidget, bundle
 from fw_asr_widgets.widgets._media import AUDIO_PASSTHROUGH_BYTES, encode_audio
 
 if TYPE_CHECKING:
@@ -107,26 +107,11 @@ def speaker_table(tr: Transcript) -> list[str]:
     return [str(s) for s in tr.speakers]
 
 
-def segment_flags(segments: Sequence[Segment]) -> list[bool]:
-    """Per segment: does it look invented? (`fw_asr_widgets._quality.is_hallucination`, the
-    rule of the `hallucination` column of `to_pandas()`: loops, too compressible, or decoded
-    where Whisper judged the audio silent.)"""
-    return [
-        is_hallucination(
-            s.text,
-            compression=s.compression_ratio,
-            avg_logprob=s.avg_logprob,
-            no_speech_prob=s.no_speech_prob,
-        )
-        for s in segments
-    ]
-
-
 def segment_rows(segments: Sequence[Segment], speakers: Sequence[str]) -> list[list[Any]]:
     """``[start, end, speaker_index (-1 = none), text, flag]`` per segment, times rounded to
-    ms; `flag` is 1 when the segment looks invented (see `segment_flags`)."""
+    ms; `flag` is 1 when the segment looks invented (see `hallucination_flags`)."""
     index = {s: i for i, s in enumerate(speakers)}
-    flags = segment_flags(segments)
+    flags = hallucination_flags(segments)
     return [
         [
             round(s.start, 3),
@@ -141,15 +126,8 @@ def segment_rows(segments: Sequence[Segment], speakers: Sequence[str]) -> list[l
 
 def row_words(words: Sequence[Word]) -> dict[str, list[Any]]:
     """One row's timed words, columnar: ``k`` (index in the segment), start, end, text, p."""
-    out: dict[str, list[Any]] = {"k": [], "start": [], "end": [], "text": [], "p": []}
-    for k, w in enumerate(words):
-        if w.start is None:
-            continue
-        out["k"].append(k)
-        out["start"].append(round(w.start, 3))
-        out["end"].append(round(w.end if w.end is not None else w.start, 3))
-        out["text"].append(w.word)
-        out["p"].append(-1 if w.probability is None else round(w.probability, 3))
+    out = word_columns([words])
+    del out["seg"]
     return out
 
 
@@ -190,8 +168,9 @@ class TranscriptViewer(FwWidget):
     """
 
     _esm = bundle("viewer.js")
-    _css = asset("viewer.css")
+    _css = bundle("viewer.css")
 
+    # Synced traits, one a line (the timeline declares the shared ones the same way).
     speakers = traitlets.List(traitlets.Unicode()).tag(sync=True)
     speaker_names = traitlets.Dict(value_trait=traitlets.Unicode()).tag(sync=True)
     segments = traitlets.List().tag(sync=True)

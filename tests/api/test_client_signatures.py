@@ -7,6 +7,7 @@ import inspect
 import fw_asr_widgets as fw
 
 LIFECYCLE = {"close", "aclose"}
+SYNC_ONLY = {"async_client"}  # the AsyncClient a Client runs on has no async twin
 
 
 def public(cls: type) -> dict[str, object]:
@@ -19,7 +20,7 @@ def public(cls: type) -> dict[str, object]:
 
 def test_same_public_members() -> None:
     a, s = public(fw.AsyncClient), public(fw.Client)
-    assert set(a) - LIFECYCLE == set(s) - LIFECYCLE
+    assert set(a) - LIFECYCLE == set(s) - LIFECYCLE - SYNC_ONLY
     assert {
         "transcribe",
         "translate",
@@ -69,3 +70,12 @@ def test_every_documented_field_is_a_parameter() -> None:
     } == params - {"self"}
     tparams = set(inspect.signature(fw.Client.translate).parameters)
     assert "diarize" not in tparams and {"language", "vad_model", "skip_vad"} <= tparams
+
+
+def test_async_client_is_the_one_the_sync_client_runs_on() -> None:
+    with fw.Client("k", base_url="http://127.0.0.1:9", timeout=7.0, max_retries=1) as c:
+        ac = c.async_client
+        assert isinstance(ac, fw.AsyncClient)
+        assert (ac.base_url, ac.timeout, ac.max_retries) == (c.base_url, 7.0, 1)
+        assert c.with_options(max_retries=3).async_client.max_retries == 3
+        assert ac is c.async_client

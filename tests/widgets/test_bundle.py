@@ -43,3 +43,23 @@ def test_bundled_modules_inline_the_helpers(cls: type, tmp_path: Path) -> None:
 
 def test_a_module_without_the_import_is_returned_as_it_is() -> None:
     assert bundle("recorder.js") == (HERE / "recorder.js").read_text()
+
+
+@pytest.mark.parametrize("cls", [TranscriptViewer, Timeline, Uploader, CompareView])
+def test_stylesheets_inline_the_shared_rules_once(cls: type) -> None:
+    css = cls._css
+    assert isinstance(css, str)
+    assert "@import" not in css  # the browser would try to fetch it
+    assert css.count("/* buttons */") == 1  # _shared.css, inlined once
+    own = (HERE / f"{cls.__module__.rsplit('.', 1)[-1]}.css").read_text()
+    assert own.startswith('@import "./_shared.css";\n')
+    assert css.endswith(own.split("\n", 1)[1])
+
+
+def test_shared_rules_are_not_repeated_in_a_widget_stylesheet() -> None:
+    for css in HERE.glob("*.css"):
+        if css.name in ("_shared.css", "recorder.css", "search.css"):
+            continue
+        src = css.read_text()
+        assert "var(--jp-ui-font-family" not in src, css.name  # the shared box rule has it
+        assert src.count("border: 1px solid var(--jp-border-color1") <= 1, css.name

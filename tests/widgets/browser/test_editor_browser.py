@@ -107,6 +107,13 @@ def test_edit_by_mouse_and_keyboard_undo_redo_and_reload(
     assert orig[0] == "Hello?" and len(orig) == 13
 
     # ---- mouse ---------------------------------------------------------------------------
+    # Esc leaves a word as it was
+    _word(page, 0, 0).dblclick()
+    page.locator(".fwv-word-input").fill("Nope")
+    page.locator(".fwv-word-input").press("Escape")
+    assert page.locator(".fwv-word-input").count() == 0
+    _settled(page)
+    assert _row_text(page, 0) == "Hello?" and kern.texts()[0] == "Hello?"
     # edit a word in place: double-click, type, Enter
     _word(page, 0, 0).dblclick()
     page.locator(".fwv-word-input").fill("Hi?")

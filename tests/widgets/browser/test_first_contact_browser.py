@@ -102,6 +102,24 @@ def test_app_empty_state_no_show_button_and_an_upload_estimate(
     nb = open_notebook(page, ["import fw_asr_widgets as fw\npanel = fw.app(language='en')\npanel"])
     page.locator(".fwv").wait_for()
     page.locator(".fwt").wait_for()
+    # the rules the widgets share (_shared.css, inlined into each widget's _css) reach all
+    # three widgets of the app, and each keeps its own padding: the same computed styles as
+    # when every stylesheet held its own copy (the notebook page's styles win on the buttons'
+    # corner radius, before and after)
+    styles = page.evaluate(
+        """() => ['.fwv', '.fwv-btn', '.fwt-btn', '.fwu-btn', '.fwu-path'].map((sel) => {
+            const s = getComputedStyle(document.querySelector(sel));
+            return [sel, s.borderTopStyle, s.borderTopLeftRadius, s.cursor, s.paddingLeft,
+                    s.fontFamily.length > 0];
+        })"""
+    )
+    assert styles == [
+        [".fwv", "solid", "6px", "auto", "6px", True],
+        [".fwv-btn", "solid", "2px", "pointer", "8px", True],
+        [".fwt-btn", "solid", "2px", "pointer", "6px", True],
+        [".fwu-btn", "solid", "2px", "pointer", "10px", True],
+        [".fwu-path", "solid", "4px", "text", "6px", True],
+    ], styles
     hint = "Record or upload audio to see the transcript here."
     page.wait_for_function(
         "(hint) => document.querySelector('.fwv-status').textContent === hint", arg=hint
