@@ -131,6 +131,8 @@ def is_hallucination(
     return repetition(text) >= REPETITION_LIMIT
 
 
+# The same keyword fields as `is_hallucination` (a segment's own fields), spelled out so the
+# signature documents itself in help().
 def hallucination_score(
     text: str,
     *,

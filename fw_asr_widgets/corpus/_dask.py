@@ -111,6 +111,8 @@ def run_on_cluster(
     base_url, key, timeout, max_retries = None, None, 600.0, 2
     if client is not None:
         ac = _async_client(client)
+        # The key is read from the client's private config on purpose: no public attribute
+        # hands the key out (see SECURITY.md); it goes to the workers only in the plugin.
         raw = ac._raw_config
         base_url = raw.base_url
         key = raw.api_key.get() if raw.api_key is not None else None
