@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fw_asr_widgets.local.speakers import check_counts, smooth_runs
+
 SAMPLE_RATE = 16_000
 N_FFT = 400  # 25 ms window
 HOP = 160  # 10 ms hop
@@ -37,26 +39,23 @@ WEIGHTS_PATH = Path(__file__).with_name("voice_encoder.npz")
 # Features
 
 
+# Slaney mel scale (librosa's default, `htk=False`): linear below 1 kHz, logarithmic above.
+_F_SP = 200.0 / 3
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = np.log(6.4) / 27.0
+
+
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    """Slaney mel scale (librosa's default, `htk=False`)."""
     f = np.asarray(f, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    mels = f / f_sp
-    return np.where(
-        f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, mels
-    )
+    log_part = _MIN_LOG_MEL + np.log(np.maximum(f, 1e-10) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(f >= _MIN_LOG_HZ, log_part, f / _F_SP)
 
 
 def _mel_to_hz(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+    log_part = _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - _MIN_LOG_MEL))
+    return np.where(m >= _MIN_LOG_MEL, log_part, _F_SP * m)
 
 
 def mel_filterbank(
@@ -266,17 +265,6 @@ def _speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s["start"]), int(s["end"])) for s in stamps if s["end"] > s["start"]]
 
 
-def _check_counts(min_speakers: int | None, max_speakers: int | None) -> tuple[int, int]:
-    for name, v in (("min_speakers", min_speakers), ("max_speakers", max_speakers)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1):
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    lo = 1 if min_speakers is None else int(min_speakers)
-    hi = max(MAX_SPEAKERS, lo) if max_speakers is None else int(max_speakers)
-    if lo > hi:
-        raise ValueError(f"min_speakers ({lo}) is greater than max_speakers ({hi})")
-    return lo, hi
-
-
 def _centroids(emb: np.ndarray, labels: np.ndarray, which: np.ndarray) -> np.ndarray:
     cent = np.stack([emb[labels == c].mean(axis=0) for c in which])
     return cent / np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
@@ -357,8 +345,6 @@ def _label_frames(mel: np.ndarray, lo: int, hi: int) -> np.ndarray:
     np.add.at(count, st, 1)
     np.add.at(count, st + win, -1)
     score, count = np.cumsum(score, axis=0)[:n], np.cumsum(count)[:n]
-    from fw_asr_widgets.local.speakers import smooth_runs
-
     return smooth_runs(np.argmax(score / np.maximum(count, 1)[:, None], axis=1), MIN_RUN_FRAMES)
 
 
@@ -382,6 +368,8 @@ def _turns(idx: np.ndarray, labels: np.ndarray) -> list[Turn]:
     return out
 
 
+# The same keyword signature as `diarize.diarize` on purpose: the two diarizers are
+# interchangeable (`FW_ASR_DIARIZER`).
 def diarize_voice_encoder(
     audio: np.ndarray,
     *,
@@ -396,7 +384,7 @@ def diarize_voice_encoder(
     Silence or empty audio gives no turns; speech too short to cluster (< 0.5 s) is one
     speaker. Raises `ValueError` for bad speaker counts or non-finite samples.
     """
-    lo, hi = _check_counts(min_speakers, max_speakers)
+    lo, hi = check_counts(min_speakers, max_speakers, default_max=MAX_SPEAKERS)
     a = _mono16k(audio, sample_rate)
     if a.size < N_FFT:
         return []

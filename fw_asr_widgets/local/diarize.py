@@ -43,7 +43,6 @@ from fw_asr_widgets.local._voice_encoder import (
     WEIGHTS_PATH,
     Turn,
     VoiceEncoder,
-    _check_counts,
     _mono16k,
     diarize_voice_encoder,
     mel_filterbank,
@@ -80,7 +79,7 @@ def analyse(
     """
     from fw_asr_widgets.local import speakers
 
-    _check_counts(min_speakers, max_speakers)
+    speakers.check_counts(min_speakers, max_speakers)  # before decoding: a bad hint fails fast
     a = _mono16k(audio, sample_rate)
     return speakers.analyse(a, min_speakers=min_speakers, max_speakers=max_speakers, seg=seg)
 

@@ -35,11 +35,14 @@ Model files and their provenance: `weights/` (MANIFEST.json, NOTICE.txt).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -47,6 +50,8 @@ from fw_asr_widgets.local._fbank import fbank
 
 SAMPLE_RATE = 16_000
 WEIGHTS = Path(__file__).with_name("weights")
+EMB_MODEL_FILE = WEIGHTS / "campplus.onnx"
+EMB_DIM = 192
 SEG_WINDOW = 160_000  # 10 s
 SEG_STEP = 1.0  # s between segmentation windows
 SEG_FRAMES = 589
@@ -69,6 +74,8 @@ MAX_CLUSTER_WINDOWS = 1200  # spectral clustering on at most this many windows (
 EMB_BATCH = 8  # CAM++ windows per run (its activations are large: the arena grows with it)
 MIN_RUN = 0.3  # label runs shorter than this (s of speech) join a neighbour
 MERGE_GAP = 0.5  # same-speaker turns closer than this (s) are joined
+
+T = TypeVar("T", int, float)
 
 # Powerset classes of segmentation-3.0: which local speakers each class holds.
 _POWERSET = np.array(
@@ -101,25 +108,42 @@ class Analysis:
 
 
 class _Models:
+    """The two ONNX sessions, each loaded on first use and shared (diarizer and `voices`)."""
+
     _lock = threading.Lock()
     _default: _Models | None = None
 
     def __init__(self, weights: Path = WEIGHTS) -> None:
-        import onnxruntime as ort
+        self._weights = weights
+        self._sessions: dict[str, object] = {}
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 2
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        opts.enable_cpu_mem_arena = False  # return activations' memory between runs
-        prov = ["CPUExecutionProvider"]
-        self.seg = ort.InferenceSession(
-            str(weights / "segmentation-3.0.onnx"), opts, providers=prov
-        )
-        self.emb = ort.InferenceSession(str(weights / "campplus.onnx"), opts, providers=prov)
+    def _session(self, name: str):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if name not in self._sessions:
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = 2
+                opts.inter_op_num_threads = 1
+                opts.log_severity_level = 3
+                opts.enable_cpu_mem_arena = False  # return activations' memory between runs
+                self._sessions[name] = ort.InferenceSession(
+                    str(self._weights / name), opts, providers=["CPUExecutionProvider"]
+                )
+            return self._sessions[name]
+
+    @property
+    def seg(self):  # type: ignore[no-untyped-def]
+        return self._session("segmentation-3.0.onnx")
+
+    @property
+    def emb(self):  # type: ignore[no-untyped-def]
+        return self._session(EMB_MODEL_FILE.name)
 
     @classmethod
     def default(cls) -> _Models:
+        # Same lazy process-wide instance as `_voice_encoder.VoiceEncoder.default` (another
+        # class; five lines do not earn a shared base).
         with cls._lock:
             if cls._default is None:
                 cls._default = cls()
@@ -128,7 +152,8 @@ class _Models:
 
 def load_models() -> None:
     """Load both ONNX models now (otherwise on first use)."""
-    _Models.default()
+    m = _Models.default()
+    m.seg, m.emb  # noqa: B018 (loads them)
 
 
 def _seg_windows(n: int) -> list[int]:
@@ -200,24 +225,45 @@ def _fill_gaps(mask: np.ndarray, max_gap: int, min_run: int) -> np.ndarray:
     return out
 
 
-def _embed_windows(audio: np.ndarray, regions: list[tuple[int, int]]) -> tuple[np.ndarray, list]:
-    """CAM++ embeddings (L2-normalised) of 1.5 s windows inside speech regions (grid frames)."""
-    models = _Models.default()
-    win, step = int(EMB_WINDOW / GRID), int(EMB_STEP / GRID)
-    spans: list[tuple[int, int]] = []
-    for s, e in regions:
-        if e - s < EMB_MIN / GRID:
+@functools.lru_cache(maxsize=1)
+def embedding_model_id() -> str:
+    """`campplus-` + the first 16 hex digits of the CAM++ file's SHA-256 (its embedding space)."""
+    h = hashlib.sha256()
+    with open(EMB_MODEL_FILE, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "campplus-" + h.hexdigest()[:16]
+
+
+def windows(spans: Iterable[tuple[T, T]], *, window: T, step: T, min_span: T) -> list[tuple[T, T]]:
+    """Windows of length `window` every `step` inside each span, the last one ending at its end.
+
+    A span up to `window` long is one window; spans shorter than `min_span` get none. Any one
+    unit (seconds, or 10 ms grid frames as the diarizer uses).
+    """
+    out: list[tuple[T, T]] = []
+    for s, e in spans:
+        if e - s < min_span:
             continue
-        if e - s <= win:
-            spans.append((s, e))
+        if e - s <= window:
+            out.append((s, e))
             continue
         t = s
-        while t + win < e:
-            spans.append((t, t + win))
+        while t + window < e:
+            out.append((t, t + window))
             t += step
-        spans.append((max(s, e - win), e))
-    emb = np.zeros((len(spans), 192), dtype=np.float32)
-    hop = int(GRID * SAMPLE_RATE)
+        out.append((max(s, e - window), e))
+    return out
+
+
+def embed_spans(audio: np.ndarray, spans: Sequence[tuple[float, float]]) -> np.ndarray:
+    """(len(spans), 192) CAM++ embeddings, L2-normalised, one per span (seconds) of `audio`.
+
+    A span too short for a single fbank frame gives a zero row. Features are made batch by
+    batch of `EMB_BATCH` equal-length spans (never all at once: memory stays flat).
+    """
+    models = _Models.default()
+    emb = np.zeros((len(spans), EMB_DIM), dtype=np.float32)
     pending: dict[int, list[tuple[int, np.ndarray]]] = {}
 
     def flush(n_frames: int) -> None:
@@ -227,9 +273,8 @@ def _embed_windows(audio: np.ndarray, regions: list[tuple[int, int]]) -> tuple[n
         for (i, _), v in zip(part, out, strict=True):
             emb[i] = v
 
-    # Features are made batch by batch (never all at once: memory stays flat on long audio).
     for i, (s, e) in enumerate(spans):
-        f = fbank(audio[s * hop : e * hop])
+        f = fbank(audio[int(round(s * SAMPLE_RATE)) : int(round(e * SAMPLE_RATE))])
         if f.shape[0] == 0:
             continue
         pending.setdefault(f.shape[0], []).append((i, f - f.mean(axis=0, keepdims=True)))
@@ -238,9 +283,34 @@ def _embed_windows(audio: np.ndarray, regions: list[tuple[int, int]]) -> tuple[n
     for n_frames in list(pending):
         flush(n_frames)
     norm = np.linalg.norm(emb, axis=1, keepdims=True)
-    keep = norm[:, 0] > 0
-    emb = emb[keep] / norm[keep]
-    return emb, [sp for sp, k in zip(spans, keep, strict=True) if k]
+    return np.divide(emb, norm, out=np.zeros_like(emb), where=norm > 0)
+
+
+def embed(
+    audio: np.ndarray,
+    spans: Iterable[tuple[float, float]],
+    *,
+    window: float = EMB_WINDOW,
+    step: float = EMB_STEP,
+    min_span: float = EMB_MIN,
+) -> np.ndarray:
+    """(n, 192) unit CAM++ embeddings of the `windows` of `spans` (seconds) in 16 kHz `audio`.
+
+    Windows without features are left out, so n ≤ len(windows(spans, ...)).
+    """
+    wins = windows(spans, window=window, step=step, min_span=min_span)
+    emb = embed_spans(audio, wins)
+    return emb[np.any(emb != 0, axis=1)]
+
+
+def _embed_windows(audio: np.ndarray, regions: list[tuple[int, int]]) -> tuple[np.ndarray, list]:
+    """Unit CAM++ embeddings of 1.5 s windows inside speech regions, and the windows (frames)."""
+    spans = windows(
+        regions, window=int(EMB_WINDOW / GRID), step=int(EMB_STEP / GRID), min_span=EMB_MIN / GRID
+    )
+    emb = embed_spans(audio, [(s * GRID, e * GRID) for s, e in spans])
+    keep = np.any(emb != 0, axis=1)
+    return emb[keep], [sp for sp, k in zip(spans, keep, strict=True) if k]
 
 
 def _spectral(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -395,13 +465,15 @@ def _frame_ranking(frames: np.ndarray, sim: np.ndarray, spans: list) -> np.ndarr
     return out
 
 
-def check_counts(min_speakers: int | None, max_speakers: int | None) -> tuple[int, int]:
-    """Validate the speaker-count hints; (lo, hi) with defaults 1 and `MAX_SPEAKERS`."""
+def check_counts(
+    min_speakers: int | None, max_speakers: int | None, default_max: int = MAX_SPEAKERS
+) -> tuple[int, int]:
+    """Validate the speaker-count hints; (lo, hi) with defaults 1 and `default_max`."""
     for name, v in (("min_speakers", min_speakers), ("max_speakers", max_speakers)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1):
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     lo = 1 if min_speakers is None else int(min_speakers)
-    hi = max(MAX_SPEAKERS, lo) if max_speakers is None else int(max_speakers)
+    hi = max(default_max, lo) if max_speakers is None else int(max_speakers)
     if lo > hi:
         raise ValueError(f"min_speakers ({lo}) is greater than max_speakers ({hi})")
     return lo, hi

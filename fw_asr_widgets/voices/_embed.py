@@ -2,67 +2,40 @@
 
 A speaker's voice is the normalised mean of the L2-normalised CAM++ embeddings of 1.5 s
 windows (0.75 s apart) inside the spans where they speak; spans shorter than 0.4 s are skipped.
-The model file is the diarizer's (`fw_asr_widgets/local/weights/campplus.onnx`), read with its
-own onnxruntime session here so `local/speakers.py` keeps its internals to itself; the
-features are the same mean-normalised Kaldi fbank the diarizer feeds it.
+The embeddings come from `fw_asr_widgets.local.speakers.embed`, the diarizer's own function
+and onnxruntime session (one loaded model in the process).
 
 Decisions: where another speaker's span overlaps, that time is left out unless less than
 1 s would remain (overlapped speech mixes two voices into one embedding). `MODEL_ID` is the
 first 16 hex digits of the model file's SHA-256: a voice bank records it, and a bank made with
-other weights is refused (its embeddings live in another space).
+other weights is refused (its embeddings live in another space). Windows step 0.75 s here
+(the diarizer's 0.6 s gives its frame labels finer time steps; a voice centroid needs none,
+and the identification threshold 0.70 was calibrated with 0.75 s).
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
 import numpy as np
 
-from fw_asr_widgets.audio import SAMPLE_RATE, decode, to_float32
+from fw_asr_widgets.audio import SAMPLE_RATE as SAMPLE_RATE  # re-exported for _bank
+from fw_asr_widgets.audio import decode, to_float32
 from fw_asr_widgets.local import speakers
 
-DIM = 192
+DIM = speakers.EMB_DIM
 WINDOW = 1.5
 STEP = 0.75
 MIN_SPAN = 0.4
 MIN_CLEAN = 1.0  # s of non-overlapped speech needed before overlapped time is dropped
-BATCH = 8
-MODEL_FILE = speakers.WEIGHTS / "campplus.onnx"
-
-_lock = threading.Lock()
-_session = None
+MODEL_FILE = speakers.EMB_MODEL_FILE
 
 Span = tuple[float, float]
 
 
-@lru_cache(maxsize=1)
 def model_id() -> str:
     """Short SHA-256 of the CAM++ model file (the embedding space a bank belongs to)."""
-    h = hashlib.sha256()
-    with open(MODEL_FILE, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return "campplus-" + h.hexdigest()[:16]
-
-
-def _model():  # type: ignore[no-untyped-def]
-    global _session
-    with _lock:
-        if _session is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = 2
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            opts.enable_cpu_mem_arena = False
-            _session = ort.InferenceSession(
-                str(MODEL_FILE), opts, providers=["CPUExecutionProvider"]
-            )
-        return _session
+    return speakers.embedding_model_id()
 
 
 def load_audio(audio: object) -> np.ndarray:
@@ -73,48 +46,9 @@ def load_audio(audio: object) -> np.ndarray:
     return decode(audio)  # type: ignore[arg-type]
 
 
-def windows(spans: Iterable[Span]) -> list[Span]:
-    """1.5 s windows every 0.75 s inside each span; a span up to 1.5 s is one window."""
-    out: list[Span] = []
-    for s, e in spans:
-        if e - s < MIN_SPAN:
-            continue
-        if e - s <= WINDOW:
-            out.append((s, e))
-            continue
-        t = s
-        while t + WINDOW < e:
-            out.append((t, t + WINDOW))
-            t += STEP
-        out.append((e - WINDOW, e))
-    return out
-
-
 def embed_windows(audio: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
     """(n, 192) L2-normalised CAM++ embeddings of the windows in `spans` (seconds)."""
-    from fw_asr_widgets.local._fbank import fbank
-
-    wins = windows(spans)
-    feats: dict[int, list[np.ndarray]] = {}
-    for s, e in wins:
-        piece = audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)]
-        f = fbank(piece)
-        if f.shape[0] < 10:
-            continue
-        feats.setdefault(f.shape[0], []).append(f - f.mean(axis=0, keepdims=True))
-    out: list[np.ndarray] = []
-    if feats:
-        model = _model()
-        for group in feats.values():
-            for b in range(0, len(group), BATCH):
-                x = np.stack(group[b : b + BATCH]).astype(np.float32)
-                out.append(model.run(None, {"fbank": x})[0])
-    if not out:
-        return np.zeros((0, DIM), dtype=np.float32)
-    emb = np.concatenate(out).astype(np.float32)
-    norm = np.linalg.norm(emb, axis=1, keepdims=True)
-    keep = norm[:, 0] > 0
-    return emb[keep] / norm[keep]
+    return speakers.embed(audio, spans, window=WINDOW, step=STEP, min_span=MIN_SPAN)
 
 
 def unit(v: np.ndarray) -> np.ndarray:
