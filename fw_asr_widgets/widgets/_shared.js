@@ -7,11 +7,13 @@
 // `export const` declarations at the start of a line are exported.
 
 /**
- * A new element with an optional class and text.
- * @param {string} tag
+ * A new element with an optional class and text (typed by its tag: "input" gives an
+ * HTMLInputElement).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
  * @param {string} [cls]
  * @param {string} [text]
- * @returns {HTMLElement}
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, cls, text) {
   const e = document.createElement(tag);
@@ -49,13 +51,13 @@ export function lastLE(arr, n, x) {
 }
 
 /**
- * The bytes of a message buffer (ArrayBuffer or a typed-array view).
+ * The bytes of a message buffer (ArrayBuffer or a typed-array view; never shared memory).
  * @param {ArrayBuffer | ArrayBufferView} buf
- * @returns {Uint8Array}
+ * @returns {Uint8Array<ArrayBuffer>}
  */
 export function bytesOf(buf) {
   if (buf instanceof ArrayBuffer) return new Uint8Array(buf);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return new Uint8Array(/** @type {ArrayBuffer} */ (buf.buffer), buf.byteOffset, buf.byteLength);
 }
 
 /**

@@ -1,3 +1,4 @@
+// @ts-check
 // Recorder front end (anywidget ES module, no build step).
 //
 // Length (over 500 lines): one controller class; capture, the resampling worklet and the take
