@@ -49,6 +49,14 @@ the 1.5 s-window labels elsewhere) helped dev00 and ami_trn03/06/09 but, with it
 chosen by leave-one-out over the twelve snippets (+ two_speakers.wav), scored mean DER 26.9%
 with 3 of 12 counts right, no better than this pipeline. Speakers who talk for 0.4-1.5 s in
 30 s (ami_trn01/05/07/09) give one or two noisy embeddings in any scheme here.
+Also measured and not kept: this pipeline plus those per-local-speaker embeddings (every
+window, ≥ 0.5 s alone) grouped by average linkage (cosine distance 0.4), a group with ≥ 1 s
+of speech less like every speaker found than cosine 0.7 (between the 0.39-0.56 measured
+between two AMI speakers' 1.5 s windows and the 0.75-0.90 within one) added as a speaker.
+Own turns: mean DER 24.3% → 22.2% (leave-one-out over the threshold 22.9%), through the API
+27.7% → 27.1%, but the count stayed right on 3 of 12 (ami_trn04 gained its third speaker,
+ami_dev01 got a phantom third) and the diarizer took about twice as long (every window's
+local speakers embedded; every second window lost ami_trn06's gain).
 Model files and their provenance: `weights/` (MANIFEST.json, NOTICE.txt).
 """
 
