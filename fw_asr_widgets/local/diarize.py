@@ -31,7 +31,7 @@ Decisions:
   backchannels, where Whisper's no-speech gate fires) is decoded again region by region
   (`diarize_response(redecode=...)`, the engine's `redecode_speech`). Measured through the API
   on the 12 AMI snippets: mean DER 30.0% → 27.7%, no empty transcript (ami_trn01 100% → 79%,
-  ami_trn04 47% → 39%, ami_dev01 28% → 31%: one recovered word given to the wrong speaker);
+  ami_trn04 47% → 39%, ami_dev01 29% → 31%: one recovered word given to the wrong speaker);
   two_speakers.wav and jfk.wav unchanged (no region without words there).
 """
 
