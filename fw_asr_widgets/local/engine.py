@@ -420,6 +420,7 @@ def redecode_speech(
     model_name: str,
     *,
     load_model: Callable[[str], Any] = models.load,
+    cancel: _Cancel | None = None,
 ) -> list[dict[str, Any]]:
     """Segments for speech `regions` (s) where the file's decode returned no words.
 
@@ -449,13 +450,14 @@ def redecode_speech(
     }
     out: list[dict[str, Any]] = []
     for start, end in regions:
+        raise_if_cancelled(cancel)
         a = max(0.0, start - REDECODE_PAD)
         b = min(audio.size / SAMPLE_RATE, end + REDECODE_PAD)
         piece = np.ascontiguousarray(audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)])
         if piece.size < SAMPLE_RATE // 10:
             continue
         segs, _ = _decode_piece(
-            model, stage_gain(piece), a, opts, opts.language or "en", 0, overrides=overrides
+            model, stage_gain(piece), a, opts, opts.language or "en", 0, cancel, overrides=overrides
         )
         out += [
             seg

@@ -118,3 +118,15 @@ def test_noise_is_not_decoded_again(kind: str) -> None:
     out = dz.diarize_response(noise, empty, min_speakers=None, max_speakers=None,
                               redecode=redecode)  # fmt: skip
     assert calls == [[]] and out["words"] == [] and out["segments"] == []
+
+
+def test_second_decode_stops_when_the_client_is_gone() -> None:
+    import threading
+
+    gone = threading.Event()
+    gone.set()
+    audio = np.zeros(16_000 * 4, dtype=np.float32)
+    with pytest.raises(engine.JobCancelled):
+        engine.redecode_speech(
+            audio, [(1.0, 2.0)], engine.FileOptions(language="en"), models.ENGLISH, cancel=gone
+        )

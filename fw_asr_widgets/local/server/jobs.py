@@ -118,7 +118,10 @@ def run_file(
                 max_speakers=req.max_speakers,
                 seg=result.extra.get("segmentation"),
                 redecode=functools.partial(
-                    engine.redecode_speech, opts=req.options, model_name=result.model_name
+                    engine.redecode_speech,
+                    opts=req.options,
+                    model_name=result.model_name,
+                    cancel=cancel,
                 ),
             )
         except ValueError as exc:  # the diarizer's own check of the speaker counts
