@@ -57,6 +57,13 @@ Own turns: mean DER 24.3% → 22.2% (leave-one-out over the threshold 22.9%), th
 27.7% → 27.1%, but the count stayed right on 3 of 12 (ami_trn04 gained its third speaker,
 ami_dev01 got a phantom third) and the diarizer took about twice as long (every window's
 local speakers embedded; every second window lost ami_trn06's gain).
+The count itself can be estimated better than it can be placed: the voice-encoder diarizer's
+count (`_voice_encoder`, threshold clustering of resemblyzer embeddings) is right on 8 of 12
+snippets (own-turn DER 53.7%); forcing this pipeline to that count (min = max = it) gave the
+right count on 9 of 12 but mean DER 39.6% (ami_trn00 28% → 56%, ami_trn05 2% → 63%: the
+forced clusters split the main speaker), and filling it with the most distinct
+local-speaker groups instead left the count at 3 of 12 (1.5 s windows never pick the short
+talkers' centroids).
 Model files and their provenance: `weights/` (MANIFEST.json, NOTICE.txt).
 """
 
