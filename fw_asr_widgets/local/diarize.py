@@ -27,12 +27,19 @@ Decisions:
   stretches word starts back over silence); a word shorter than `MIN_WORD` is given 100 ms (up
   to the next word, at least `MIN_WORD`), and words stay in order: one stacked on the
   previous word's time starts where that one ends.
+- Speech the segmentation heard but the file's decode left without words (quiet far-field
+  backchannels, where Whisper's no-speech gate fires) is decoded again region by region
+  (`diarize_response(redecode=...)`, the engine's `redecode_speech`). Measured through the API
+  on the 12 AMI snippets: mean DER 30.0% → 27.7%, no empty transcript (ami_trn01 100% → 79%,
+  ami_trn04 47% → 39%, ami_dev01 29% → 31%: one recovered word given to the wrong speaker);
+  two_speakers.wav and jfk.wav unchanged (no region without words there).
 """
 
 from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -389,6 +396,43 @@ def assign_speakers(
     return out
 
 
+REDECODE_MIN = 0.3
+"""Speech regions shorter than this (s) are not decoded again (too short for a word)."""
+
+
+def unheard(response: dict, regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The speech `regions` (s), at least `REDECODE_MIN` long, that no word of `response`
+    touches (within 0.2 s)."""
+    spans = [
+        (float(w["start"]), float(w["end"]))
+        for seg in response.get("segments") or []
+        for w in seg.get("words") or []
+        if _time(w.get("start")) is not None and _time(w.get("end")) is not None
+    ]
+    return [
+        (s, e)
+        for s, e in regions
+        if e - s >= REDECODE_MIN and not any(ws < e + 0.2 and we > s - 0.2 for ws, we in spans)
+    ]
+
+
+def _add_segments(response: dict, extra: list[dict]) -> dict:
+    """A copy of `response` with `extra` segments merged in time order (ids, text and
+    top-level words rebuilt)."""
+    if not extra:
+        return response
+    out = dict(response)
+    segs = sorted(
+        [*(response.get("segments") or []), *extra], key=lambda s: _time(s.get("start")) or 0.0
+    )
+    for i, seg in enumerate(segs):
+        seg["id"] = i
+    out["segments"] = segs
+    out["words"] = [w for seg in segs for w in seg.get("words") or []]
+    out["text"] = " ".join(str(seg.get("text") or "") for seg in segs).strip()
+    return out
+
+
 def diarize_response(
     audio: np.ndarray,
     response: dict,
@@ -396,15 +440,21 @@ def diarize_response(
     min_speakers: int | None,
     max_speakers: int | None,
     seg: tuple[np.ndarray, np.ndarray] | None = None,
+    redecode: Callable[[np.ndarray, list[tuple[float, float]]], list[dict]] | None = None,
 ) -> dict:
     """Diarize 16 kHz mono `audio` and apply the turns to its verbose_json `response`.
 
     Returns a new dict (the input is not modified): see `assign_speakers`. The meeting
     pipeline is used unless the environment sets `FW_ASR_DIARIZER=voice_encoder`.
+    `redecode(audio, regions)`: segments for speech regions (s, at least `REDECODE_MIN` long)
+    that hold no word of `response` (the engine's `redecode_speech`); they join the response
+    before speakers are assigned.
     """
     if os.environ.get("FW_ASR_DIARIZER", "").strip().lower() == "voice_encoder":
         turns = diarize_voice_encoder(audio, min_speakers=min_speakers, max_speakers=max_speakers)
         return assign_speakers(response, turns)
     an = analyse(audio, min_speakers=min_speakers, max_speakers=max_speakers, seg=seg)
+    if redecode is not None:
+        response = _add_segments(response, redecode(audio, unheard(response, an.regions)))
     turns = [Turn(t.start, t.end, t.speaker) for t in an.turns]
     return assign_speakers(response, turns, speech=an.regions, overlap=an.overlap)

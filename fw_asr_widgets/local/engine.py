@@ -180,8 +180,11 @@ def _decode_piece(
     first_id: int,
     cancel: _Cancel | None = None,
     clips: list[float] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Transcribe one piece; return Fireworks segment dicts (times offset) and the language."""
+    """Transcribe one piece; return Fireworks segment dicts (times offset) and the language.
+
+    `overrides`: faster-whisper `transcribe` arguments replacing the ones made from `opts`."""
     kwargs: dict[str, Any] = {
         "task": opts.task,
         "language": language,
@@ -197,6 +200,7 @@ def _decode_piece(
         kwargs["clip_timestamps"] = clips
     elif opts.vad:
         kwargs["vad_parameters"] = {"threshold": VAD_THRESHOLD}
+    kwargs.update(overrides or {})
     segments, info = model.transcribe(piece, **kwargs)
     lang = language or info.language
     out: list[dict[str, Any]] = []
@@ -403,6 +407,68 @@ def _join_segmentation(
         p_all[g0 : g0 + m] = p[:m]
         c_all[g0 : g0 + m] = c[:m]
     return p_all, c_all
+
+
+REDECODE_PAD = 0.5
+"""Seconds of context either side of a speech region decoded again on its own."""
+
+
+def redecode_speech(
+    audio: np.ndarray,
+    regions: list[tuple[float, float]],
+    opts: FileOptions,
+    model_name: str,
+    *,
+    load_model: Callable[[str], Any] = models.load,
+    cancel: _Cancel | None = None,
+) -> list[dict[str, Any]]:
+    """Segments for speech `regions` (s) where the file's decode returned no words.
+
+    The diarizer's segmentation model heard speech there that Whisper skipped: on quiet
+    far-field backchannels its no-speech gate fires (ami_trn01: `no_speech_prob` 0.72,
+    `avg_logprob` -1.12). Each region is decoded again on its own: padded by `REDECODE_PAD`,
+    gain-staged, no VAD, no no-speech/log-prob gate, greedy. A segment is kept if its words
+    lie within the padded region and its text is no loop (`_quality.is_hallucination` on
+    text and compression alone); the engine's guard then scores it as any other segment, so
+    a guess Whisper was unsure of arrives with `hallucination_score` 1.0 (and its low word
+    probabilities) rather than as silence where a person spoke.
+
+    Decision: a second decode only where a separate speech model heard speech, so silence
+    and noise (where the segmentation hears none) never reach it.
+    """
+    from fw_asr_widgets._quality import is_hallucination
+    from fw_asr_widgets.local._preprocess import stage_gain
+
+    model = load_model(model_name)
+    overrides = {
+        "vad_filter": False,
+        "no_speech_threshold": None,
+        "log_prob_threshold": None,
+        "condition_on_previous_text": False,
+        "beam_size": 1,
+        "temperature": 0.0,
+    }
+    out: list[dict[str, Any]] = []
+    for start, end in regions:
+        raise_if_cancelled(cancel)
+        a = max(0.0, start - REDECODE_PAD)
+        b = min(audio.size / SAMPLE_RATE, end + REDECODE_PAD)
+        piece = np.ascontiguousarray(audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)])
+        if piece.size < SAMPLE_RATE // 10:
+            continue
+        segs, _ = _decode_piece(
+            model, stage_gain(piece), a, opts, opts.language or "en", 0, cancel, overrides=overrides
+        )
+        out += [
+            seg
+            for seg in segs
+            if seg["words"]
+            and not is_hallucination(seg["text"], compression=seg["compression_ratio"])
+            and seg["words"][0]["start"] >= a - 0.01
+            and seg["words"][-1]["end"] <= b + 0.01
+        ]
+    _guard.flag_segments(out)
+    return out
 
 
 def to_srt(response: dict[str, Any]) -> str:

@@ -1,5 +1,8 @@
 """Meeting diarization with onnxruntime: who speaks when, with overlap, in far-field audio.
 
+Length (over 500 lines): one pipeline read top to bottom whose steps share the 10 ms grid,
+the two sessions and the measured constants; a third of it is the decisions below.
+
 Pipeline (all CPU, no torch):
 
 1. Speech and overlap from pyannote `segmentation-3.0` (ONNX, MIT) on 10 s windows every
@@ -7,7 +10,8 @@ Pipeline (all CPU, no torch):
    three local speakers, or two of them); averaged over windows onto a 10 ms grid they give
    P(speech) and the expected number of simultaneous speakers.
 2. Speaker embeddings from CAM++ (ONNX, Apache-2.0; input the Kaldi fbank of `_fbank`) on
-   1.5 s windows every 0.6 s inside speech.
+   1.5 s windows every 0.6 s inside speech (`embed`/`embed_spans`, public: `voices` uses them
+   too, on the same onnxruntime session).
 3. Spectral clustering of the embeddings (cosine affinity, row-wise p-pruning, unnormalised
    Laplacian, eigengap speaker count within [min_speakers, max_speakers], k-means on the
    spectral embedding), then clusters smaller than `MIN_CLUSTER` windows are absorbed and
@@ -30,6 +34,36 @@ main speaker. Short talkers (0.4-3 s) get one or two 1.5 s windows here: countin
 embeddings per local speaker of each segmentation window, as pyannote does. `SEG_STEP` 2.5 s
 (or 2 s) saved ~23% CPU but cost 3.3 (0.9) points of mean DER on the diarizer's own turns;
 `EMB_STEP` 1.0 s cost 5.4.
+Measured and not kept: pyannote's own scheme (one CAM++ embedding per segmentation window and
+local speaker, over that speaker's non-overlapped frames; agglomerative clustering of those
+(average/complete/centroid linkage, cosine thresholds 0.3-0.8, clusters under 0.3-1 s of
+speech absorbed); each window's local speakers assigned to clusters (Hungarian: two local
+speakers of a window are two people); frame labels rebuilt from the segmentation's
+activations). On the diarizer's own turns it scored mean AMI DER 27-35% against 24.3% here,
+with the count right on at most 6 of 12 (then at 30.3%); two_speakers.wav 0-2%. The cause is
+measured: on ami_dev01 segmentation-3.0 puts both men into one local speaker in every 10 s
+window (the window at 3 s: 2.4 s of MEE012 and 4.5 s of MEE009 in the same local speaker), so
+any label per (window, local speaker) merges them (dev01 28% → 53-69%). Using those labels
+only where the 1.5 s windows inside a local speaker agree (mean cosine to their mean ≥ 0.75,
+the 1.5 s-window labels elsewhere) helped dev00 and ami_trn03/06/09 but, with its thresholds
+chosen by leave-one-out over the twelve snippets (+ two_speakers.wav), scored mean DER 26.9%
+with 3 of 12 counts right, no better than this pipeline. Speakers who talk for 0.4-1.5 s in
+30 s (ami_trn01/05/07/09) give one or two noisy embeddings in any scheme here.
+Also measured and not kept: this pipeline plus those per-local-speaker embeddings (every
+window, ≥ 0.5 s alone) grouped by average linkage (cosine distance 0.4), a group with ≥ 1 s
+of speech less like every speaker found than cosine 0.7 (between the 0.39-0.56 measured
+between two AMI speakers' 1.5 s windows and the 0.75-0.90 within one) added as a speaker.
+Own turns: mean DER 24.3% → 22.2% (leave-one-out over the threshold 22.9%), through the API
+27.7% → 27.1%, but the count stayed right on 3 of 12 (ami_trn04 gained its third speaker,
+ami_dev01 got a phantom third) and the diarizer took about twice as long (every window's
+local speakers embedded; every second window lost ami_trn06's gain).
+The count itself can be estimated better than it can be placed: the voice-encoder diarizer's
+count (`_voice_encoder`, threshold clustering of resemblyzer embeddings) is right on 8 of 12
+snippets (own-turn DER 53.7%); forcing this pipeline to that count (min = max = it) gave the
+right count on 9 of 12 but mean DER 39.6% (ami_trn00 28% → 56%, ami_trn05 2% → 63%: the
+forced clusters split the main speaker), and filling it with the most distinct
+local-speaker groups instead left the count at 3 of 12 (1.5 s windows never pick the short
+talkers' centroids).
 Model files and their provenance: `weights/` (MANIFEST.json, NOTICE.txt).
 """
 

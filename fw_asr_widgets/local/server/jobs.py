@@ -117,6 +117,12 @@ def run_file(
                 min_speakers=req.min_speakers,
                 max_speakers=req.max_speakers,
                 seg=result.extra.get("segmentation"),
+                redecode=functools.partial(
+                    engine.redecode_speech,
+                    opts=req.options,
+                    model_name=result.model_name,
+                    cancel=cancel,
+                ),
             )
         except ValueError as exc:  # the diarizer's own check of the speaker counts
             raise engine.EngineInputError(f"diarization: {exc}") from None
