@@ -50,7 +50,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fw_asr_widgets._wire import normalize_word as normalize_word  # re-exported
 from fw_asr_widgets.api._stream_events import (
@@ -90,6 +90,9 @@ from fw_asr_widgets.api._stream_merge import (
 from fw_asr_widgets.api._stream_metrics import StreamMetrics
 from fw_asr_widgets.transcript import Segment, Transcript
 
+if TYPE_CHECKING:
+    from fw_asr_widgets.api._stream_speakers import ClientSpeakers
+
 FINAL_TRACE_ID = "final"
 
 log = logging.getLogger("fw_asr_widgets.streaming")
@@ -101,8 +104,21 @@ class StreamProtocol:
     Thread safety: none; the thread runner serialises calls with a lock.
     """
 
-    def __init__(self, *, chunk_ms: float = DEFAULT_CHUNK_MS, sample_rate: int = SAMPLE_RATE):
+    def __init__(
+        self,
+        *,
+        chunk_ms: float = DEFAULT_CHUNK_MS,
+        sample_rate: int = SAMPLE_RATE,
+        speakers: bool = False,
+    ):
         self.sample_rate = sample_rate
+        # Client-side speaker labels for segments the server sends without (`_stream_speakers`).
+        self._speakers: ClientSpeakers | None = None
+        if speakers:
+            from fw_asr_widgets.api._stream_speakers import ClientSpeakers
+
+            self._speakers = ClientSpeakers()
+        self._labelled: dict[tuple[int, str], tuple[Segment, Segment]] = {}
         self.chunk_bytes = chunk_bytes(chunk_ms, sample_rate)  # framing: `_stream_framing`
         self.chunk_samples = self.chunk_bytes // BYTES_PER_SAMPLE
         self.min_bytes = min_frame_bytes(self.chunk_bytes)
@@ -156,6 +172,8 @@ class StreamProtocol:
     def _audio_frame(self, data: bytes, now: float) -> Frame:
         self._produced += len(data) // BYTES_PER_SAMPLE
         self._hist += data
+        if self._speakers is not None:
+            self._speakers.feed(data)
         self._seq += 1
         return Frame(data, self._produced, "audio", self._seq, None, now)
 
@@ -278,6 +296,8 @@ class StreamProtocol:
                 listed.append(pid)
         if changed:
             before = self._view
+            if self._speakers is not None:
+                self._label_new_finals(listed)
             self._rebuild()
             for pid in dict.fromkeys(listed):
                 st = self._state_by_public(pid)
@@ -356,6 +376,24 @@ class StreamProtocol:
             bisect.insort(self._order, key, key=order_key)
         self._segs[key] = st
         return st.seg.id
+
+    def _label_new_finals(self, listed: list[str]) -> None:
+        """Give the segments that just became final their client-side speaker labels.
+
+        A final segment listed again as it was (the full state message) keeps its labels."""
+        assert self._speakers is not None
+        for pid in dict.fromkeys(listed):
+            st = self._state_by_public(pid)
+            if st is None or not st.final:
+                continue
+            key = (st.gen, st.sid)
+            done = self._labelled.get(key)
+            if done is not None and done[0] == st.seg:
+                st.seg = done[1]
+            else:
+                plain = st.seg
+                st.seg = self._speakers.label(plain)
+                self._labelled[key] = (plain, st.seg)
 
     def _rebuild(self) -> None:
         view: dict[str, Segment] = {}
