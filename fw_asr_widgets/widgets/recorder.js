@@ -511,6 +511,13 @@ function render({ model, el: root }) {
       const span = el('span', s.final ? 'fw-seg fw-final' : 'fw-seg fw-partial', (s.text || '').trim() + ' ');
       span.dataset.id = s.id;
       span.title = `${(s.start || 0).toFixed(1)}–${(s.end || 0).toFixed(1)} s`;
+      if (s.speaker) {
+        // Colour decided in Python (fw_asr_widgets._palette); the page keeps no palette.
+        span.classList.add('fw-has-speaker');
+        span.dataset.speaker = s.speaker;
+        if (s.color) span.style.setProperty('--fw-speaker-color', s.color);
+        span.title += ` · ${s.speaker}`;
+      }
       transcript.appendChild(span);
     }
     if (!segs.length) transcript.appendChild(el('span', 'fw-rec-placeholder', 'The transcript appears here.'));
