@@ -118,7 +118,8 @@ class StreamProtocol:
             from fw_asr_widgets.api._stream_speakers import ClientSpeakers
 
             self._speakers = ClientSpeakers()
-        self._labelled: dict[tuple[int, str], tuple[Segment, Segment]] = {}
+        self._labelled: dict[tuple[int, str], tuple[Segment, list[Segment]]] = {}
+        self._pieces: dict[str, list[Segment]] = {}  # public id -> its later speakers' pieces
         self.chunk_bytes = chunk_bytes(chunk_ms, sample_rate)  # framing: `_stream_framing`
         self.chunk_samples = self.chunk_bytes // BYTES_PER_SAMPLE
         self.min_bytes = min_frame_bytes(self.chunk_bytes)
@@ -313,6 +314,8 @@ class StreamProtocol:
                 events.append(SegmentUpdated(new))
                 if became_final:
                     events.append(SegmentFinal(new))
+                    for piece in self._pieces.get(pid, ()):
+                        events += [SegmentUpdated(piece), SegmentFinal(piece)]
                 self._metrics.record_update(new, st.final if st else False, self.generation, now)
             self._was_final = {p: s.final for p, s in self._public_states()}
             self._trim_history(self.covered_sample())
@@ -388,12 +391,11 @@ class StreamProtocol:
                 continue
             key = (st.gen, st.sid)
             done = self._labelled.get(key)
-            if done is not None and done[0] == st.seg:
-                st.seg = done[1]
-            else:
-                plain = st.seg
-                st.seg = self._speakers.label(plain)
-                self._labelled[key] = (plain, st.seg)
+            if done is None or done[0] != st.seg:
+                done = (st.seg, self._speakers.label(st.seg))
+                self._labelled[key] = done
+            st.seg = done[1][0]
+            self._pieces[st.seg.id] = done[1][1:]
 
     def _rebuild(self) -> None:
         view: dict[str, Segment] = {}
@@ -406,6 +408,8 @@ class StreamProtocol:
             for s in segs:
                 if s.words or s.text:  # a withdrawn (empty) segment is not shown
                     view[s.id] = s
+                    for piece in self._pieces.get(s.id, ()):  # cut at a speaker change
+                        view[piece.id] = piece
         self._view = view
         self._transcript = None
 
@@ -420,7 +424,9 @@ class StreamProtocol:
 
     def is_final(self, segment_id: str) -> bool:
         st = self._state_by_public(segment_id)
-        return bool(st and st.final)
+        if st is None:  # a piece cut off a final segment at a speaker change
+            return any(p.id == segment_id for ps in self._pieces.values() for p in ps)
+        return bool(st.final)
 
     @property
     def pending_traces(self) -> dict[str, int]:

@@ -9,8 +9,10 @@ the stream was opened with `speakers=True`.
 Decisions:
 - Labels the server sent win: a segment that arrives with `speaker_id` (the embedded engine
   with `diarize=true`) is left as it is.
-- A segment's label is the majority of its words' (by time): segment ids are the server's,
-  so a segment that spans a turn change is not split here; its words carry their own labels.
+- A final segment that spans a speaker change is cut there, as the engine does with
+  `diarize=true` (a segment has one speaker): the first piece keeps the server's id, the
+  others get `"<id>.1"`, `"<id>.2"`, …. Labelling the whole segment with its words' majority
+  instead scored DER 34% on the phone call (benchmarks/live_speakers.py, first run).
 - The labeller needs the `local` extra (onnxruntime and the CAM++ weights); without it,
   asking for labels raises `ConfigurationError` naming the fix when the stream is created,
   not mid-stream. `api` imports `local` only here, lazily.
@@ -18,12 +20,12 @@ Decisions:
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from fw_asr_widgets.api._stream_merge import join_words
 from fw_asr_widgets.errors import ConfigurationError
-from fw_asr_widgets.transcript import Segment
+from fw_asr_widgets.transcript import Segment, Word
 
 if TYPE_CHECKING:
     from fw_asr_widgets.local._live_speakers import LiveSpeakers
@@ -65,25 +67,41 @@ class ClientSpeakers:
         """The next PCM16 LE 16 kHz mono bytes sent on the stream."""
         self._live.add_pcm16(pcm)
 
-    def label(self, seg: Segment) -> Segment:
-        """`seg` with a speaker on each timed word and on itself (unchanged when the server
-        labelled it, or when it has no word times)."""
+    def label(self, seg: Segment) -> list[Segment]:
+        """`seg` with a speaker on each timed word, cut where the speaker changes: the first
+        piece keeps `seg.id`, the others are `"<id>.1"`, `"<id>.2"`, … (one speaker each).
+        Unchanged (one piece) when the server labelled it or it has no word times."""
         if seg.speaker is not None or any(w.speaker is not None for w in seg.words):
-            return seg
+            return [seg]
         timed = [w for w in seg.words if w.start is not None and w.end is not None]
         if not timed:
-            return seg
+            return [seg]
         spans = [(float(w.start), float(w.end)) for w in timed]  # type: ignore[arg-type]
         self._live.prepare(spans)
-        words = []
+        runs: list[list[Word]] = []
+        last: str | None = None
         for w in seg.words:
-            if w.start is None or w.end is None:
-                words.append(w)
-                continue
-            words.append(replace(w, speaker=self._live.label(float(w.start), float(w.end))))
-        votes: Counter[str] = Counter()
-        for w in words:
-            if w.speaker is not None and w.start is not None and w.end is not None:
-                votes[w.speaker] += max(w.end - w.start, 1e-3)
-        speaker = votes.most_common(1)[0][0] if votes else None
-        return replace(seg, words=tuple(words), speaker=speaker)
+            spk = None
+            if w.start is not None and w.end is not None:
+                spk = self._live.label(float(w.start), float(w.end))
+            w = replace(w, speaker=spk or last)
+            if not runs or (w.speaker != last and w.speaker is not None):
+                runs.append([])
+            runs[-1].append(w)
+            last = w.speaker
+        pieces = []
+        for k, words in enumerate(runs):
+            starts = [w.start for w in words if w.start is not None]
+            ends = [w.end for w in words if w.end is not None]
+            pieces.append(
+                replace(
+                    seg,
+                    id=seg.id if k == 0 else f"{seg.id}.{k}",
+                    words=tuple(words),
+                    text=join_words(words),
+                    start=starts[0] if starts else seg.start,
+                    end=ends[-1] if ends else seg.end,
+                    speaker=words[0].speaker,
+                )
+            )
+        return pieces

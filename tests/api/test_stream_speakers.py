@@ -50,7 +50,13 @@ def test_client_labels_a_server_that_sends_none(
     assert "speaker_id" not in json.dumps(recorded)  # nothing came over the wire
     assert len(tr.words) > 40
     assert all(w.speaker is not None for w in tr.words)
-    assert all(s.speaker is not None for s in tr.segments)
+    for seg in tr.segments:  # one speaker per segment: cut at speaker changes
+        assert {w.speaker for w in seg.words} == {seg.speaker} != {None}
+    final = next(m for m in reversed(recorded[:-1]) if m.get("segments"))
+    # Cutting loses nothing: the server's words, in order; pieces are "<id>.<k>".
+    assert [w.word for w in tr.words] == [w["word"] for s in final["segments"] for w in s["words"]]
+    server_ids = {str(s["id"]) for s in final["segments"]}
+    assert {s.id.split(".")[0] for s in tr.segments} == server_ids
     main, purity = _purity(tr, data_dir)
     print(f"client-side labels -> (seconds, reference speaker): {main}; purity {purity:.2f}")
     assert len({r for _, r in main.values()}) == 2
