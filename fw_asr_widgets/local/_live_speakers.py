@@ -40,7 +40,9 @@ Decisions:
   (AMI 43%); giving a new cluster the id of a known centroid more alike than 0.75 helped AMI
   (30.0%) and merged the call's speakers (46%). Kept: spectral re-clustering with window-vote
   ids (call 31.5%, AMI 32.8%). Letting a cluster whose windows mostly had an id keep it even
-  when another cluster took that id merged the call's speakers again (46%). Its weakness is
+  when another cluster took that id merged the call's speakers again (46%); requiring 3-5
+  windows before a cluster of new windows gets an id changed nothing on the call and AMI
+  moved by under a point. Its weakness is
   the first seconds: with few windows the count swings and later re-clusterings mint new ids
   (replayed at 2 s steps the call got 6 labels for its 2 voices).
 """

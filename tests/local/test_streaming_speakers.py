@@ -127,3 +127,13 @@ def test_without_diarize_no_labels_are_sent(ws_url: str, data_dir: Path) -> None
         final = session.finish(timeout=120)
     assert final["words"]
     assert "speaker_id" not in json.dumps([m for _, m in session.messages])
+
+
+def test_the_route_refuses_a_bad_diarize_value(local_server: Any) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    url = local_server.url.replace("http", "ws", 1) + "/v1/audio/transcriptions/streaming"
+    with pytest.raises(InvalidStatus) as info:
+        connect(url + "?diarize=maybe", open_timeout=30)
+    assert info.value.response.status_code == 400
+    assert b"diarize" in info.value.response.body
