@@ -133,12 +133,13 @@ class Recorder(FwWidget):
     `client`: an `fw_asr_widgets.Client` (default `Client()`); `model`, `language` and any
     further keyword go to `client.stream(...)`. Synced state (what the page shows): `recording`,
     `status`, `error`, `level` (0..1), `elapsed` (seconds of audio received), `segments` (the
-    last 200 as ``{id, start, end, text, final, speaker}``), `partial_text` (the not yet final
-    tail). The audio and the full transcript stay in Python. `speakers=True`: live speaker
-    labels (the embedded engine's `diarize=true`, else labelled by the client from the audio
-    sent); each row then also has `color` (from `fw_asr_widgets._palette`, by order of first
-    appearance) and the page underlines each segment in its speaker's colour as soon as it is
-    labelled; `transcript` carries the labels on segments and words.
+    last 200 as ``{id, start, end, text, final, speaker, color}``), `partial_text` (the not
+    yet final tail). The audio and the full transcript stay in Python. `speakers=True`: live
+    speaker labels (the embedded engine's `diarize=true`, else labelled by the client from the
+    audio sent); a labelled row's `color` comes from `fw_asr_widgets._palette` (by order of
+    first appearance; None without a label) and the page underlines each segment in its
+    speaker's colour as soon as it is labelled; `transcript` carries the labels on segments
+    and words.
     """
 
     _esm = asset("recorder.js")
