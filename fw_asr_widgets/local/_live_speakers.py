@@ -243,9 +243,13 @@ class LiveSpeakers:
         return (weights[:, None] * sims).sum(axis=0) / weights.sum()
 
     def label(self, start: float, end: float) -> str | None:
-        """The speaker of the word at [start, end] s (None before any speech was embedded).
+        """The speaker of the word at [start, end] s (None only while less than `WINDOW` s of
+        audio has arrived).
 
-        Clusters the windows embedded so far first, so call `prepare` before."""
+        Clusters the windows embedded so far first, so call `prepare` before. A first word too
+        short for a window of its own (under `MIN_SPEECH`) gets one with the audio around it."""
+        if not self._emb:
+            self.prepare([(max(0.0, start - WINDOW / 2), end + WINDOW / 2)])
         self._recluster()
         s = self.scores(start, end)
         if s.size == 0:
