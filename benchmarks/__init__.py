@@ -17,4 +17,5 @@ FIGURES = (
     "accuracy",
     "corpus",
     "voices",
+    "live_speakers",
 )

@@ -50,7 +50,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fw_asr_widgets._wire import normalize_word as normalize_word  # re-exported
 from fw_asr_widgets.api._stream_events import (
@@ -90,6 +90,9 @@ from fw_asr_widgets.api._stream_merge import (
 from fw_asr_widgets.api._stream_metrics import StreamMetrics
 from fw_asr_widgets.transcript import Segment, Transcript
 
+if TYPE_CHECKING:
+    from fw_asr_widgets.api._stream_speakers import ClientSpeakers
+
 FINAL_TRACE_ID = "final"
 
 log = logging.getLogger("fw_asr_widgets.streaming")
@@ -101,8 +104,22 @@ class StreamProtocol:
     Thread safety: none; the thread runner serialises calls with a lock.
     """
 
-    def __init__(self, *, chunk_ms: float = DEFAULT_CHUNK_MS, sample_rate: int = SAMPLE_RATE):
+    def __init__(
+        self,
+        *,
+        chunk_ms: float = DEFAULT_CHUNK_MS,
+        sample_rate: int = SAMPLE_RATE,
+        speakers: bool = False,
+    ):
         self.sample_rate = sample_rate
+        # Client-side speaker labels for segments the server sends without (`_stream_speakers`).
+        self._speakers: ClientSpeakers | None = None
+        if speakers:
+            from fw_asr_widgets.api._stream_speakers import ClientSpeakers
+
+            self._speakers = ClientSpeakers()
+        self._labelled: dict[tuple[int, str], tuple[Segment, list[Segment]]] = {}
+        self._pieces: dict[str, list[Segment]] = {}  # public id -> its later speakers' pieces
         self.chunk_bytes = chunk_bytes(chunk_ms, sample_rate)  # framing: `_stream_framing`
         self.chunk_samples = self.chunk_bytes // BYTES_PER_SAMPLE
         self.min_bytes = min_frame_bytes(self.chunk_bytes)
@@ -156,6 +173,8 @@ class StreamProtocol:
     def _audio_frame(self, data: bytes, now: float) -> Frame:
         self._produced += len(data) // BYTES_PER_SAMPLE
         self._hist += data
+        if self._speakers is not None:
+            self._speakers.feed(data)
         self._seq += 1
         return Frame(data, self._produced, "audio", self._seq, None, now)
 
@@ -278,6 +297,8 @@ class StreamProtocol:
                 listed.append(pid)
         if changed:
             before = self._view
+            if self._speakers is not None:
+                self._label_new_finals(listed)
             self._rebuild()
             for pid in dict.fromkeys(listed):
                 st = self._state_by_public(pid)
@@ -293,6 +314,8 @@ class StreamProtocol:
                 events.append(SegmentUpdated(new))
                 if became_final:
                     events.append(SegmentFinal(new))
+                    for piece in self._pieces.get(pid, ()):
+                        events += [SegmentUpdated(piece), SegmentFinal(piece)]
                 self._metrics.record_update(new, st.final if st else False, self.generation, now)
             self._was_final = {p: s.final for p, s in self._public_states()}
             self._trim_history(self.covered_sample())
@@ -357,6 +380,23 @@ class StreamProtocol:
         self._segs[key] = st
         return st.seg.id
 
+    def _label_new_finals(self, listed: list[str]) -> None:
+        """Give the segments that just became final their client-side speaker labels.
+
+        A final segment listed again as it was (the full state message) keeps its labels."""
+        assert self._speakers is not None
+        for pid in dict.fromkeys(listed):
+            st = self._state_by_public(pid)
+            if st is None or not st.final:
+                continue
+            key = (st.gen, st.sid)
+            done = self._labelled.get(key)
+            if done is None or done[0] != st.seg:
+                done = (st.seg, self._speakers.label(st.seg))
+                self._labelled[key] = done
+            st.seg = done[1][0]
+            self._pieces[st.seg.id] = done[1][1:]
+
     def _rebuild(self) -> None:
         view: dict[str, Segment] = {}
         by_gen: dict[int, list[Segment]] = {}
@@ -368,6 +408,8 @@ class StreamProtocol:
             for s in segs:
                 if s.words or s.text:  # a withdrawn (empty) segment is not shown
                     view[s.id] = s
+                    for piece in self._pieces.get(s.id, ()):  # cut at a speaker change
+                        view[piece.id] = piece
         self._view = view
         self._transcript = None
 
@@ -382,7 +424,9 @@ class StreamProtocol:
 
     def is_final(self, segment_id: str) -> bool:
         st = self._state_by_public(segment_id)
-        return bool(st and st.final)
+        if st is None:  # a piece cut off a final segment at a speaker change
+            return any(p.id == segment_id for ps in self._pieces.values() for p in ps)
+        return bool(st.final)
 
     @property
     def pending_traces(self) -> dict[str, int]:

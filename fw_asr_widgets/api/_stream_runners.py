@@ -82,6 +82,7 @@ class StreamOptions:
     send_timeout: float | None = 30.0
     open_timeout: float = 10.0
     on_event: Callable[[StreamEvent], Any] | None = field(default=None, repr=False)
+    speakers: bool = False  # label segments the server sends without speakers (client-side)
 
     def __post_init__(self) -> None:
         if self.queue_size < 1:
@@ -174,7 +175,7 @@ class _RunnerBase:
 
     def __init__(self, options: StreamOptions) -> None:
         self.options = options
-        self.protocol = StreamProtocol(chunk_ms=options.chunk_ms)
+        self.protocol = StreamProtocol(chunk_ms=options.chunk_ms, speakers=options.speakers)
         self._plock = threading.Lock()
         self._events: deque[StreamEvent] = deque(maxlen=MAX_BUFFERED_EVENTS)
         self._error: BaseException | None = None

@@ -184,6 +184,7 @@ class _StreamBase:
         on_event: Callable[[StreamEvent], Any] | None = None,
         query: Mapping[str, str] | None = None,
         base_url: str | None = None,
+        speakers: bool = False,
     ) -> None:
         self.model = model
         self.language = language
@@ -212,6 +213,7 @@ class _StreamBase:
             send_timeout=send_timeout,
             open_timeout=open_timeout,
             on_event=on_event,
+            speakers=speakers,
         )
 
     # The read-only properties below each hand out one attribute of the runner (or its
@@ -307,7 +309,9 @@ class AsyncStream(_StreamBase):
     table of per-attempt ceilings in s, None: exponential from 0.5 s up to 8 s);
     `open_timeout`; `on_event` (called with each event); `query` (extra query parameters);
     `base_url` (this stream's host, e.g. a dedicated endpoint for its model; default: the
-    client's routing for `model`).
+    client's routing for `model`); `speakers` (label final segments that arrive without
+    `speaker_id` on the client, from the audio sent: `api/_stream_speakers.py`; needs the
+    `local` extra; the embedded engine sends labels itself with `query={"diarize": "true"}`).
     """
 
     def __init__(self, config: ClientConfig, **params: Any) -> None:

@@ -25,8 +25,8 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fw_asr_widgets._wire import normalize_word
@@ -54,6 +54,8 @@ class HypWord:
     `segment_end` is True when the decoder ended a segment after this word and more speech
     followed in the same hypothesis (a finished segment, safe to close and to trim at).
     `hallucination_score` is the decoder segment's score (`_quality.hallucination_score`).
+    `speaker` is the live speaker label (`SPEAKER_00`, …), given when the word is committed
+    by a session that asked for labels (sent as `speaker_id`).
     """
 
     word: str
@@ -62,6 +64,7 @@ class HypWord:
     probability: float = 1.0
     segment_end: bool = False
     hallucination_score: float = 0.0
+    speaker: str | None = None
 
 
 @dataclass
@@ -71,6 +74,11 @@ class StreamSegment:
     id: int
     words: list[HypWord] = field(default_factory=list)
     partial: list[HypWord] = field(default_factory=list)
+
+    @property
+    def speaker(self) -> str | None:
+        """The live label of the segment: its committed words' (one speaker per segment)."""
+        return next((w.speaker for w in self.words if w.speaker is not None), None)
 
     def to_json(
         self, language: str = "en", *, word_times: bool = True, segment_times: bool = True
@@ -84,6 +92,8 @@ class StreamSegment:
         if segment_times:
             seg["start"] = round(all_words[0].start, 3) if all_words else 0.0
             seg["end"] = round(all_words[-1].end, 3) if all_words else 0.0
+        if self.speaker is not None:
+            seg["speaker_id"] = self.speaker
         seg["words"] = words
         return seg
 
@@ -97,6 +107,8 @@ def _word_json(w: HypWord, final: bool, language: str, times: bool) -> dict[str,
     d["is_final"] = final
     d["language"] = language
     d["hallucination_score"] = round(w.hallucination_score, 4)
+    if final and w.speaker is not None:
+        d["speaker_id"] = w.speaker
     return d
 
 
@@ -105,6 +117,9 @@ class LocalAgreement:
 
     Use: `insert(hypothesis)` after each decode (`final=True` on the last pass commits every
     word of it), `clear()` to close the context, `message()` for the next wire message.
+    `labeler` (optional) gives each word its speaker as it is committed; the open segment is
+    closed before a committed word whose speaker differs from the segment's, so every segment
+    has one speaker.
     """
 
     def __init__(
@@ -114,8 +129,10 @@ class LocalAgreement:
         task: str = "transcribe",
         word_times: bool = True,
         segment_times: bool = True,
+        labeler: Callable[[HypWord], str | None] | None = None,
     ) -> None:
         self.language = language
+        self.labeler = labeler
         self.task = task
         self.word_times = word_times
         self.segment_times = segment_times
@@ -239,6 +256,11 @@ class LocalAgreement:
 
     def _commit(self, words: Sequence[HypWord]) -> None:
         for w in words:
+            if self.labeler is not None:
+                w = replace(w, speaker=self.labeler(w))
+                spk = self._open.speaker
+                if w.speaker is not None and spk is not None and w.speaker != spk:
+                    self._close_open()  # a new speaker starts a new segment
             self._committed.append(w)
             self._context.append(w)
             self._last_end = max(self._last_end, w.end)

@@ -1,7 +1,12 @@
 """The live transcription engine of one stream: audio buffer, Whisper decodes, local
-agreement, buffer trimming. No I/O and no asyncio: `local/streaming.py` (the WebSocket
-protocol) drives it, tests and benchmarks call it directly. The decode policy is described
-in `streaming`'s module docstring (section "Engine").
+agreement, buffer trimming, and (with `speakers=True`) live speaker labels. No I/O and no
+asyncio: `local/streaming.py` (the WebSocket protocol) drives it, tests and benchmarks call it
+directly. The decode policy is described in `streaming`'s module docstring (section "Engine").
+
+Speaker labels (`_live_speakers.LiveSpeakers`): the labeller gets every audio frame; the
+worker thread embeds the new speech windows right after each decode (the decoded words tell
+where speech is), and each word is labelled on the caller's thread as local agreement commits
+it (clustering only, no model run), so labels go out in the same message as the commit.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from fw_asr_widgets.local._agreement import HypWord, LocalAgreement
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+
+    from fw_asr_widgets.local._live_speakers import LiveSpeakers
 
 SAMPLE_RATE = 16_000
 TRIM_SECONDS = 15.0  # trim the buffer at a finished segment end once it is longer than this
@@ -37,6 +44,7 @@ class Snapshot:
     offset: float
     end_sample: int
     prompt: str | None
+    speech: tuple[tuple[float, float], ...] = ()  # committed word spans in the buffer
 
 
 class StreamEngine:
@@ -58,6 +66,7 @@ class StreamEngine:
         word_times: bool = True,
         segment_times: bool = True,
         text_timeout: float | None = None,
+        speakers: bool = False,
     ) -> None:
         self.model = model
         if language is None and not getattr(model, "is_multilingual", False):
@@ -68,8 +77,16 @@ class StreamEngine:
         self.vad_filter = VAD_FILTER if vad_filter is None else vad_filter
         self.vad_parameters = dict(vad_parameters) if vad_parameters else None
         self.text_timeout = text_timeout
+        self.speakers: LiveSpeakers | None = None
+        if speakers:
+            from fw_asr_widgets.local._live_speakers import LiveSpeakers
+
+            self.speakers = LiveSpeakers()
         self.agreement = LocalAgreement(
-            language=language or "en", word_times=word_times, segment_times=segment_times
+            language=language or "en",
+            word_times=word_times,
+            segment_times=segment_times,
+            labeler=self._label if speakers else None,
         )
         self._pcm = bytearray()  # PCM16 of the buffer (whole samples)
         self._carry = b""  # odd trailing byte
@@ -86,6 +103,8 @@ class StreamEngine:
         whole = len(data) - len(data) % 2
         self._carry = data[whole:]
         self._pcm += data[:whole]
+        if self.speakers is not None:
+            self.speakers.add_pcm16(data[:whole])
 
     @property
     def received_samples(self) -> int:
@@ -123,7 +142,12 @@ class StreamEngine:
         if len(tail) == PROMPT_CHARS and " " in tail:
             tail = tail.split(" ", 1)[1]
         prompt = " ".join(p for p in (self.user_prompt, tail) if p) or None
-        return Snapshot(audio, offset, self.received_samples, prompt)
+        speech: tuple[tuple[float, float], ...] = ()
+        if self.speakers is not None:
+            # Committed words still inside the buffer (or just before it): speech to embed.
+            ctx = self.agreement.committed[-200:]
+            speech = tuple((w.start, w.end) for w in ctx if w.end > offset - 2.0)
+        return Snapshot(audio, offset, self.received_samples, prompt, speech)
 
     def transcribe(self, snap: Snapshot) -> tuple[list[HypWord], str | None]:
         """Decode a snapshot into hypothesis words with absolute times (thread-safe)."""
@@ -170,6 +194,9 @@ class StreamEngine:
                         hallucination_score=score,
                     )
                 )
+        if self.speakers is not None:
+            spans = snap.speech + tuple((w.start, w.end) for w in words)
+            self.speakers.prepare(spans, snap.end_sample / SAMPLE_RATE)
         return words, info.language
 
     def apply(
@@ -199,6 +226,10 @@ class StreamEngine:
                     cut = pending[0].start - 0.5 if pending else end - 1.0
             if cut is not None and cut > offset:
                 self._trim_to(cut)
+
+    def _label(self, w: HypWord) -> str | None:
+        assert self.speakers is not None
+        return self.speakers.label(w.start, w.end)
 
     def _trim_to(self, seconds: float) -> None:
         drop = min(int(seconds * SAMPLE_RATE) - self._offset_samples, len(self._pcm) // 2)

@@ -11,7 +11,8 @@ Query parameters: `language`, `prompt`, `temperature`, `response_format` (`verbo
 default, or `json`), `timestamp_granularities` (`word` and/or `segment`; default none: words
 and segments carry no `start`/`end`), `text_timeout_seconds` (silence longer than this closes
 the open segment: see below), `skip_vad` (`true` turns the Silero VAD off), `vad_kwargs` (a JSON
-object of Silero options such as `{"threshold": 0.3}`; anything else is accepted and ignored).
+object of Silero options such as `{"threshold": 0.3}`; anything else is accepted and ignored),
+and this engine's extension `diarize` (`true`: live speaker labels, see "Speaker labels").
 
 Client -> server:
 
@@ -76,7 +77,30 @@ Server -> client, JSON text frames, `verbose_json` shape:
 last partial word, or no frame arrives for that long while text is open, the open segment is
 finalised (its partial words committed) and sent; without it segments close as above.
 
+Speaker labels (an extension of this engine; Fireworks' streaming API sends none)
+--------------------------------------------------------------------------------
+With `diarize=true` every committed word carries `"speaker_id": "SPEAKER_00"` (labels in order
+of first appearance, the names offline diarization gives) and so does every segment that has a
+committed word. A segment has one speaker: when a committed word's speaker differs from its
+segment's, the segment is closed before that word (as at a decoder segment end) and the word
+opens the next one. Partial (`is_final: false`) words carry no label. A label is decided when
+its word is committed, from the audio received by then (`_live_speakers`), and sent in the
+same message as the commit; it is never revised: a closed segment is never listed again, and
+the open segment's label is its committed words', which do not change. So both merge rules
+hold unchanged (replacing a listed segment by id brings its label along), and a client that
+does not know the field reads the same text, ids and times and simply ignores it.
+
 Decisions:
+- Labels are opt-in (`diarize=true`, the file API's name for the same thing), not default:
+  they split segments at speaker changes and cost an embedding model (CAM++: about 2% of a
+  core per stream plus 30 MB), while LiveKit's plugin and the reference page's flow must get
+  exactly the messages they got before. A client that asks and does not read the field loses
+  nothing either (tested).
+- No revision of labels: a revision would have to re-list closed segments, which the
+  protocol promises never to do (LiveKit reports a final transcript per closed segment), and
+  re-listing only the open segment would not help, since its committed words keep theirs.
+  Labels of the first seconds are therefore decided on little evidence
+  (benchmarks/live_speakers.py measures what that costs against offline diarization).
 - Our own client (`fw_asr_widgets.api`) asks for `timestamp_granularities=word,segment`: the
   transcript model needs word and segment times. Without it, as the reference says, no times
   are sent.
@@ -465,7 +489,7 @@ async def serve_stream(
 
     `params` are the query parameters: `language`, `prompt`, `temperature`,
     `response_format`, `timestamp_granularities` (comma-separated), `text_timeout_seconds`,
-    `skip_vad`, `vad_kwargs` (the route validates them; `model` is only validated).
+    `skip_vad`, `vad_kwargs`, `diarize` (the route validates them; `model` is only validated).
     """
     granularities = {
         g.strip() for g in (params.get("timestamp_granularities") or "").split(",") if g.strip()
@@ -474,6 +498,10 @@ async def serve_stream(
         skip_vad = parse_bool(params.get("skip_vad"))
     except ValueError:
         skip_vad = None
+    try:
+        diarize = bool(parse_bool(params.get("diarize")))
+    except ValueError:
+        diarize = False
     engine = StreamEngine(
         model,
         language=params.get("language") or None,
@@ -484,6 +512,7 @@ async def serve_stream(
         word_times="word" in granularities,
         segment_times="segment" in granularities,
         text_timeout=_float(params.get("text_timeout_seconds"), None),
+        speakers=diarize,
     )
     text_only = (params.get("response_format") or "verbose_json") == "json"
     session = _Session(websocket, engine, text_only=text_only, text_timeout=engine.text_timeout)

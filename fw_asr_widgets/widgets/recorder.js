@@ -125,12 +125,22 @@ class FwResampler extends AudioWorkletProcessor {
 registerProcessor('fw-resampler', FwResampler);
 `;
 
+/** @typedef {{get: (k: string) => any, on: (ev: string, f: Function) => void,
+ *   off: (ev: string, f: Function) => void,
+ *   send: (msg: any, callbacks?: any, buffers?: ArrayBuffer[]) => void}} Model */
+/** A synced row of the `segments` trait (recorder.py `_publish`).
+ * @typedef {{id: string, start: number, end: number, text: string, final: boolean,
+ *   speaker: string | null, color: string | null}} SegmentRow */
+/** @typedef {{seq: number, buf: ArrayBuffer}} Chunk */
+
 const CHUNK_MS = 100;
 const MAX_QUEUE = 3000; // 5 min of 100 ms chunks waiting for the kernel; older ones are dropped
 const UPLOADER_HINT =
   'Use the Uploader (fw_asr_widgets.widgets.Uploader) to transcribe a recorded file instead.';
 
+/** @type {string | null} */
 let workletUrl = null;
+/** @returns {string} a blob URL of the resampling worklet (made once) */
 function getWorkletUrl() {
   if (!workletUrl) {
     workletUrl = URL.createObjectURL(new Blob([WORKLET_SOURCE], { type: 'application/javascript' }));
@@ -138,6 +148,10 @@ function getWorkletUrl() {
   return workletUrl;
 }
 
+/**
+ * @param {MediaStream | null} stream
+ * @param {AudioContext | null} ctx
+ */
 function closeQuietly(stream, ctx) {
   try {
     if (stream) stream.getTracks().forEach((t) => t.stop());
@@ -147,6 +161,7 @@ function closeQuietly(stream, ctx) {
   } catch (_e) {}
 }
 
+/** @returns {boolean} whether the page is a VS Code notebook (no microphone for widgets) */
 function inVSCode() {
   try {
     return (
@@ -159,17 +174,26 @@ function inVSCode() {
   }
 }
 
+/**
+ * @param {number} rms linear RMS of a chunk
+ * @returns {number} meter level 0..1 (-60 dBFS .. 0 dBFS)
+ */
 export function levelFromRms(rms) {
   if (!(rms > 1e-6)) return 0;
   return Math.max(0, Math.min(1, (20 * Math.log10(rms) + 60) / 60));
 }
 
+/** @param {number} s seconds @returns {string} m:ss.s */
 function fmtTime(s) {
   const m = Math.floor(s / 60);
   const r = s - 60 * m;
   return `${m}:${r.toFixed(1).padStart(4, '0')}`;
 }
 
+/**
+ * @param {any} err what getUserMedia threw (null: no media API)
+ * @returns {[string, string]} [kind, message for the user]
+ */
 function micError(err) {
   const name = (err && err.name) || '';
   if (inVSCode()) {
@@ -190,14 +214,41 @@ function micError(err) {
   return ['error', `Could not start recording: ${name ? name + ': ' : ''}${(err && err.message) || err}`];
 }
 
+/** The capture and take lifecycle of one widget, shared by its views. */
 class Controller {
+  /** @param {Model} model */
   constructor(model) {
     this.model = model;
+    /** @type {Set<() => void>} views' update callbacks */
     this.views = new Set();
-    this.state = 'idle'; // idle | opening | recording | stopping
+    /** @type {'idle' | 'opening' | 'recording' | 'stopping'} */
+    this.state = 'idle';
     this.local = ''; // local status override (shown until the status trait changes)
     this.localIsError = false;
     this.gen = 0; // take generation: bumped by every start()
+    /** @type {MediaStream | null} */
+    this.stream = null;
+    /** @type {AudioContext | null} */
+    this.ctx = null;
+    /** @type {MediaStreamAudioSourceNode | null} */
+    this.source = null;
+    /** @type {AudioWorkletNode | null} */
+    this.node = null;
+    /** @type {GainNode | null} */
+    this.mute = null;
+    this.deviceRate = 0;
+    this.session = '';
+    this.seq = 0;
+    this.acked = -1;
+    this.lastSent = -1;
+    /** @type {Chunk[]} */
+    this.queue = [];
+    this.samples = 0;
+    this.levelValue = 0;
+    this.flushed = false;
+    this.stopSent = false;
+    this.dropped = 0;
+    this.seenRecording = false;
     this.reset();
     model.on('msg:custom', (msg) => this.onMessage(msg));
     model.on('change:status', () => {
@@ -211,6 +262,7 @@ class Controller {
     });
   }
 
+  /** Clear the per-take counters (a new take starts). */
   reset() {
     this.session = '';
     this.seq = 0;
@@ -229,12 +281,17 @@ class Controller {
     for (const v of this.views) v();
   }
 
+  /**
+   * @param {string} text status shown until the status trait changes
+   * @param {boolean} [isError]
+   */
   setLocal(text, isError = false) {
     this.local = text;
     this.localIsError = isError;
     this.notify();
   }
 
+  /** @param {string} kind @param {string} message */
   fail(kind, message) {
     this.setLocal(message, true);
     try {
@@ -244,6 +301,7 @@ class Controller {
     }
   }
 
+  /** @returns {Promise<void>} */
   async start() {
     if (this.state !== 'idle') return;
     this.reset();
@@ -314,14 +372,18 @@ class Controller {
     }
   }
 
+  /**
+   * @param {{type: string, pcm?: ArrayBuffer, rms?: number} | null} data
+   * @param {number} gen the take the worklet belongs to
+   */
   onWorklet(data, gen) {
     if (!data || gen !== this.gen) return; // a message from an earlier take's worklet
     if (data.type === 'chunk') {
       if (this.state !== 'recording' && this.state !== 'stopping') return;
-      const n = data.pcm.byteLength / 2;
-      this.samples += n;
-      this.levelValue = levelFromRms(data.rms);
-      this.queue.push({ seq: this.seq++, buf: data.pcm });
+      const pcm = /** @type {ArrayBuffer} */ (data.pcm);
+      this.samples += pcm.byteLength / 2;
+      this.levelValue = levelFromRms(data.rms || 0);
+      this.queue.push({ seq: this.seq++, buf: pcm });
       if (this.queue.length > MAX_QUEUE) {
         this.queue.shift(); // never sent: Python sees the gap and reports it
         this.dropped++;
@@ -335,10 +397,11 @@ class Controller {
     }
   }
 
+  /** Send queued chunks while fewer than `window` are unacknowledged; send stop when done. */
   pump() {
     const win = Math.max(1, this.model.get('window') || 20);
     while (this.queue.length && this.lastSent - this.acked < win) {
-      const c = this.queue.shift();
+      const c = /** @type {Chunk} */ (this.queue.shift());
       this.model.send({ type: 'audio', session: this.session, seq: c.seq, sample_rate: 16000 }, undefined, [c.buf]);
       this.lastSent = c.seq;
     }
@@ -351,6 +414,7 @@ class Controller {
     }
   }
 
+  /** @param {any} msg a custom message from Python (ack, stop, busy) */
   onMessage(msg) {
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'ack') {
@@ -376,6 +440,7 @@ class Controller {
     this.state = 'stopping';
     this.notify();
     try {
+      if (!this.node) throw new Error('no worklet');
       this.node.port.postMessage('flush');
     } catch (_e) {
       this.flushed = true;
@@ -416,6 +481,7 @@ class Controller {
     this.stream = this.source = this.node = this.mute = this.ctx = null;
   }
 
+  /** @returns {number} chunks not yet acknowledged by Python */
   backlogChunks() {
     return this.queue.length + Math.max(0, this.lastSent - this.acked);
   }
@@ -424,8 +490,10 @@ class Controller {
 // anywidget hands each view (and initialize) its own model proxy, and drops a view's listeners
 // with the view: the controller is made in initialize() with the model-lifetime proxy and
 // found by views through the widget's `instance_id` trait.
+/** @type {Map<string, Controller>} */
 const controllers = (globalThis.__fwRecorderControllers = globalThis.__fwRecorderControllers || new Map());
 
+/** @param {{model: Model}} ctx @returns {() => void} cleanup */
 function initialize({ model }) {
   const id = model.get('instance_id');
   const ctl = new Controller(model);
@@ -436,6 +504,7 @@ function initialize({ model }) {
   };
 }
 
+/** @param {Model} model @returns {Controller} */
 function controllerFor(model) {
   const id = model.get('instance_id');
   let c = controllers.get(id);
@@ -446,6 +515,12 @@ function controllerFor(model) {
   return c;
 }
 
+/**
+ * @param {string} tag
+ * @param {string} [cls]
+ * @param {string} [text]
+ * @returns {HTMLElement}
+ */
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -453,6 +528,7 @@ function el(tag, cls, text) {
   return e;
 }
 
+/** @param {{model: Model, el: HTMLElement}} ctx @returns {() => void} cleanup */
 function render({ model, el: root }) {
   const ctl = controllerFor(model);
   const box = el('div', 'fw-recorder');
@@ -505,6 +581,7 @@ function render({ model, el: root }) {
   };
 
   const renderSegments = () => {
+    /** @type {SegmentRow[]} */
     const segs = model.get('segments') || [];
     const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 8;
     transcript.replaceChildren();
@@ -512,6 +589,13 @@ function render({ model, el: root }) {
       const span = el('span', s.final ? 'fw-seg fw-final' : 'fw-seg fw-partial', (s.text || '').trim() + ' ');
       span.dataset.id = s.id;
       span.title = `${(s.start || 0).toFixed(1)}–${(s.end || 0).toFixed(1)} s`;
+      if (s.speaker) {
+        // Colour decided in Python (fw_asr_widgets._palette); the page keeps no palette.
+        span.classList.add('fw-has-speaker');
+        span.dataset.speaker = s.speaker;
+        if (s.color) span.style.setProperty('--fw-speaker-color', s.color);
+        span.title += ` · ${s.speaker}`;
+      }
       transcript.appendChild(span);
     }
     if (!segs.length) transcript.appendChild(el('span', 'fw-rec-placeholder', 'The transcript appears here.'));

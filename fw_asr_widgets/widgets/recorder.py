@@ -47,9 +47,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import traitlets
 
+from fw_asr_widgets._palette import NO_SPEAKER_COLOR, speaker_colors
 from fw_asr_widgets.widgets._base import (
     FwWidget,
     Throttle,
+    _where,
     asset,
     friendly_error,
     planned_model_label,
@@ -89,6 +91,14 @@ def level_of(pcm: np.ndarray) -> float:
     return max(0.0, min(1.0, (20.0 * math.log10(rms) + 60.0) / 60.0))
 
 
+def _speaker_params(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Stream options for live speaker labels: the embedded engine labels segments itself
+    (`diarize=true`); for any other server the client labels them (`speakers=True`)."""
+    if _where(client)[0] == "embedded":
+        return {"query": {**(params.get("query") or {}), "diarize": "true"}}
+    return {"speakers": True}
+
+
 @dataclass
 class _Take:
     """One recording: from Start to the final transcript."""
@@ -123,8 +133,13 @@ class Recorder(FwWidget):
     `client`: an `fw_asr_widgets.Client` (default `Client()`); `model`, `language` and any
     further keyword go to `client.stream(...)`. Synced state (what the page shows): `recording`,
     `status`, `error`, `level` (0..1), `elapsed` (seconds of audio received), `segments` (the
-    last 200 as ``{id, start, end, text, final, speaker}``), `partial_text` (the not yet final
-    tail). The audio and the full transcript stay in Python.
+    last 200 as ``{id, start, end, text, final, speaker, color}``), `partial_text` (the not
+    yet final tail). The audio and the full transcript stay in Python. `speakers=True`: live
+    speaker labels (the embedded engine's `diarize=true`, else labelled by the client from the
+    audio sent); a labelled row's `color` comes from `fw_asr_widgets._palette` (by order of
+    first appearance; None without a label) and the page underlines each segment in its
+    speaker's colour as soon as it is labelled; `transcript` carries the labels on segments
+    and words.
     """
 
     _esm = asset("recorder.js")
@@ -144,6 +159,7 @@ class Recorder(FwWidget):
         client: Client | None = None,
         model: str = "whisper-v3",
         language: str | None = "en",
+        speakers: bool = False,
         **stream_params: Any,
     ) -> None:
         # `instance_id` must be in the state the comm opens with: the page's initialize() files
@@ -153,6 +169,7 @@ class Recorder(FwWidget):
         self.model = model
         self.language = language
         self.stream_params = dict(stream_params)
+        self.speakers = speakers
         self.takes: list[Transcript] = []
         self._take: _Take | None = None
         self._lock = threading.RLock()
@@ -276,6 +293,8 @@ class Recorder(FwWidget):
             params["model"] = self.model
             if self.language is not None:
                 params["language"] = self.language
+            if self.speakers:
+                params.update(_speaker_params(self.client, params))
             take = _Take(session=session, params=params)
             self._take = take
             if abandoned and current is not None:
@@ -474,6 +493,7 @@ class Recorder(FwWidget):
         rows: list[dict[str, Any]] = []
         if tr is not None:
             final_all = take.transcript is not None
+            colors = speaker_colors(tr.speakers)
             for seg in tr.segments[-MAX_SEGMENTS:]:
                 rows.append(
                     {
@@ -483,6 +503,7 @@ class Recorder(FwWidget):
                         "text": seg.text,
                         "final": final_all or str(seg.id) in take.final_ids,
                         "speaker": seg.speaker,
+                        "color": colors.get(seg.speaker, NO_SPEAKER_COLOR) if seg.speaker else None,
                     }
                 )
         partial = " ".join(r["text"].strip() for r in rows if not r["final"]).strip()

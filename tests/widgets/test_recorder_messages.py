@@ -133,7 +133,7 @@ def test_jfk_chunks_are_acknowledged_and_transcribed(local_server: Any, jfk_pcm:
 
     # Traits: small dicts, all final after Stop, partial text empty.
     assert r.segments and all(
-        set(s) == {"id", "start", "end", "text", "final", "speaker"} for s in r.segments
+        set(s) == {"id", "start", "end", "text", "final", "speaker", "color"} for s in r.segments
     )
     assert all(s["final"] for s in r.segments)
     assert r.partial_text == ""

@@ -496,4 +496,7 @@ def parse_stream_params(qp: QueryParams) -> dict[str, str]:
     skip_vad = params.get("skip_vad")
     if skip_vad and skip_vad.strip().lower() not in ("true", "false", "1", "0"):
         raise bad(f"invalid skip_vad {skip_vad!r}; expected true or false")
+    diarize = params.get("diarize")
+    if diarize and diarize.strip().lower() not in ("true", "false", "1", "0"):
+        raise bad(f"invalid diarize {diarize!r}; expected true or false")
     return params

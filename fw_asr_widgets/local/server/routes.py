@@ -197,7 +197,8 @@ async def streaming(websocket: WebSocket) -> None:
     `timestamp_granularities` (repeated or comma-separated `word`/`segment`; none given:
     no times), `text_timeout_seconds` (a number of seconds > 0), `skip_vad` (`true` /
     `false` in any case, `1` / `0`), `vad_kwargs` (accepted as sent: a JSON object of
-    Silero options is used, anything else ignored). Other parameters are ignored.
+    Silero options is used, anything else ignored), `diarize` (`true` / `false`: this
+    engine's live speaker labels, an extension). Other parameters are ignored.
 
     Then, after `await websocket.accept()`, the exact call is::
 

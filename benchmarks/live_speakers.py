@@ -1,0 +1,253 @@
+"""Live speaker labels: DER of the labels the streaming engine sends (`diarize=true`) beside
+the offline diarization of the same file in the same run, and what the labels cost in latency.
+
+Each file is streamed through `Client.stream` at real-time pace (`pace=1.0`), two files at a
+time (the engine must keep real time with two concurrent streams on this 2-core machine); the
+live transcript's segments carry the engine's labels. Offline: `Client.transcribe(path,
+diarize=True)` against the same embedded server. DER with `fw_asr_widgets.transcript.der`,
+collar 0.25 s, overlap scored. Latency: a label goes out in the message that commits its word,
+so "commit → speaker shown" is zero by construction; its cost is how much later words are
+committed: mean word end → commit with labels beside the same file streamed without them at
+the same time (two concurrent streams at real-time pace, so both see the same load).
+The client-side labeller (`speakers=True`, for servers
+that send no labels) is measured on the phone call: its DER and the time it takes to label a
+segment once it is final (commit → speaker shown on the client).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._util import FigureResult, Row, data_dir, run_child
+
+NAME = "Live speakers"
+AMI = [f"ami_dev0{i}" for i in range(2)] + [f"ami_trn0{i}" for i in range(10)]
+
+
+def _ref(name: str) -> Any:
+    from fw_asr_widgets import Transcript
+
+    if name == "two_speakers":
+        return Path(data_dir()) / "two_speakers.rttm"
+    return Transcript.from_rttm(Path(data_dir()) / "ami.rttm", file_id=name)
+
+
+def _der(name: str, tr: Any) -> float:
+    from fw_asr_widgets.transcript import der
+
+    if not tr.segments:
+        return 1.0
+    return der(_ref(name), tr, collar=0.25)
+
+
+def _oracle(name: str, tr: Any) -> Any:
+    """`tr` with each word given the reference speaker at its middle (segments cut where that
+    changes): the DER floor of labelling these words, whatever the labeller."""
+    from fw_asr_widgets import Transcript
+
+    ref = _ref(name)
+    ref = ref if hasattr(ref, "segments") else Transcript.from_rttm(ref)
+    turns = [(s.start, s.end, s.speaker) for s in ref.segments]
+    segs: list[dict[str, Any]] = []
+    for seg in tr.segments:
+        last = None
+        for w in seg.words:
+            if w.start is None or w.end is None:
+                continue
+            mid = (w.start + w.end) / 2
+            here = [t for t in turns if t[0] <= mid <= t[1]]
+            spk = min(here, key=lambda t: t[1] - t[0])[2] if here else last
+            if spk is None:
+                continue
+            if not segs or spk != last or segs[-1]["seg"] != seg.id:
+                segs.append({"seg": seg.id, "speaker_id": spk, "start": w.start, "words": []})
+            segs[-1]["end"] = w.end
+            segs[-1]["words"].append(w.word)
+            last = spk
+    out = [
+        {
+            "id": i,
+            "start": d["start"],
+            "end": d["end"],
+            "text": " ".join(d["words"]),
+            "speaker_id": d["speaker_id"],
+        }
+        for i, d in enumerate(segs)
+    ]
+    return Transcript.from_response({"text": " ".join(d["text"] for d in out), "segments": out})
+
+
+def _stream(client: Any, name: str, **params: Any) -> dict[str, Any]:
+    from fw_asr_widgets.audio import decode
+
+    audio = decode(Path(data_dir()) / f"{name}.wav")
+    s = client.stream(pace=1.0, send_timeout=None, **params)
+    s.start()
+    for i in range(0, audio.size, 8000):
+        s.send(audio[i : i + 8000])
+    tr = s.finish(timeout=300)
+    commit = [float(x) for x in s.metrics("word")["final_s"].dropna()]
+    return {"tr": tr, "commit": commit}
+
+
+def child(names: list[str]) -> dict[str, Any]:
+    from fw_asr_widgets import Client
+    from fw_asr_widgets.api import _stream_speakers
+    from fw_asr_widgets.local import serve
+
+    label_s: list[float] = []
+    real_label = _stream_speakers.ClientSpeakers.label
+
+    def timed(self: Any, seg: Any) -> Any:
+        t0 = time.perf_counter()
+        out = real_label(self, seg)
+        label_s.append(time.perf_counter() - t0)
+        return out
+
+    _stream_speakers.ClientSpeakers.label = timed  # type: ignore[method-assign]
+    out: dict[str, Any] = {}
+    with serve() as srv, Client(base_url=srv.url, max_retries=0, timeout=600) as c:
+        c.transcribe(Path(data_dir()) / "jfk.wav", language="en")  # warm-up: models load
+        for i in range(0, len(names), 2):  # two concurrent streams
+            pair = names[i : i + 2]
+            got: dict[str, Any] = {}
+
+            def one(n: str, got: dict[str, Any] = got) -> None:
+                got[n] = _stream(c, n, query={"diarize": "true"})
+
+            threads = [threading.Thread(target=one, args=(n,)) for n in pair]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for n in pair:
+                tr = got[n]["tr"]
+                off = c.transcribe(Path(data_dir()) / f"{n}.wav", diarize=True)
+                out[n] = {
+                    "live": _der(n, tr),
+                    "oracle": _der(n, _oracle(n, tr)),
+                    "offline": _der(n, off),
+                    "labels": len(tr.speakers),
+                    "offline_labels": len(off.speakers),
+                    "commit": got[n]["commit"],
+                }
+        # Latency: the phone call with and without labels at once (same load on both).
+        pair_run: dict[str, Any] = {}
+
+        def both(key: str, **params: Any) -> None:
+            pair_run[key] = _stream(c, "two_speakers", **params)
+
+        threads = [
+            threading.Thread(target=both, args=("labels",), kwargs={"query": {"diarize": "true"}}),
+            threading.Thread(target=both, args=("plain",)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        client_side = _stream(c, "two_speakers", speakers=True)
+    out["_labels_commit"] = pair_run["labels"]["commit"]
+    out["_plain_commit"] = pair_run["plain"]["commit"]
+    out["_client"] = {
+        "der": _der("two_speakers", client_side["tr"]),
+        "labels": len(client_side["tr"].speakers),
+        "label_s": label_s,
+        "commit": client_side["commit"],
+    }
+    return out
+
+
+def run(quick: bool) -> FigureResult:
+    res = FigureResult(NAME)
+    names = ["two_speakers", "ami_dev00"] if quick else ["two_speakers", *AMI]
+    m = run_child("benchmarks.live_speakers:child", names, timeout=3600)
+    two = m["two_speakers"]
+    res.rows.append(
+        Row(
+            NAME,
+            "two_speakers.wav: DER of the live labels (collar 0.25 s), 1× pace, 2 streams",
+            f"{two['live']:.1%} ({two['labels']} labels)",
+            "offline diarization, same file, same run",
+            f"{two['offline']:.1%} ({two['offline_labels']} labels)",
+            f"{two['live'] / two['offline']:.2f}×" if two["offline"] else "—",
+            "≤ 1.5× offline",
+            two["live"] <= 1.5 * two["offline"],
+        )
+    )
+    res.rows.append(
+        Row(
+            NAME,
+            "two_speakers.wav: DER of the same live words labelled from the reference "
+            "(the floor of any live labeller on Whisper's word spans)",
+            f"{two['oracle']:.1%}",
+            "offline diarization, same file, same run",
+            f"{two['offline']:.1%}",
+            f"{two['oracle'] / two['offline']:.2f}×" if two["offline"] else "—",
+            "—",
+            None,
+        )
+    )
+    ami = [n for n in names if n.startswith("ami_")]
+    if ami:
+        live = statistics.fmean(m[n]["live"] for n in ami)
+        off = statistics.fmean(m[n]["offline"] for n in ami)
+        res.rows.append(
+            Row(
+                NAME,
+                f"AMI snippets ({len(ami)}): mean DER of the live labels, 1× pace, 2 streams",
+                f"{live:.1%}",
+                "offline diarization, same files, same run",
+                f"{off:.1%}",
+                f"{live / off:.2f}×" if off else "—",
+                "—",
+                None,
+            )
+        )
+    with_labels = statistics.fmean(m["_labels_commit"])
+    plain = statistics.fmean(m["_plain_commit"])
+    res.rows.append(
+        Row(
+            NAME,
+            "two_speakers.wav: word end → commit with its label (label in the commit message), "
+            "mean",
+            f"{with_labels:.2f} s",
+            "the same file streamed without labels at the same time",
+            f"{plain:.2f} s",
+            f"{with_labels / plain:.2f}×" if plain else "—",
+            "—",
+            None,
+        )
+    )
+    cl = m["_client"]
+    lab = sorted(cl["label_s"])
+    res.rows.append(
+        Row(
+            NAME,
+            "two_speakers.wav, client-side labels (server sends none): DER; "
+            "segment final → label, median / max",
+            f"{cl['der']:.1%} ({cl['labels']} labels); "
+            f"{statistics.median(lab) * 1000:.0f} / {lab[-1] * 1000:.0f} ms",
+            "offline diarization (DER)",
+            f"{two['offline']:.1%}",
+            f"{cl['der'] / two['offline']:.2f}×" if two["offline"] else "—",
+            "—",
+            None,
+        )
+    )
+    per_file = ", ".join(
+        f"{n} {m[n]['live']:.1%}/{m[n]['oracle']:.1%}/{m[n]['offline']:.1%}" for n in names
+    )
+    res.notes.append(
+        "Live speakers: DER per file, live labels / the same live words labelled from the "
+        "reference (the floor of any labeller on Whisper's word spans) / offline diarization: "
+        + per_file
+        + ". Streams at real-time "
+        "pace, two at a time, on the shared 2-core machine (timings are noisy under load). "
+        "The live DER is scored on the segments the client merged (speech = Whisper's word "
+        "spans), the offline one on the diarizer's own speech analysis."
+    )
+    return res

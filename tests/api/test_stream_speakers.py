@@ -1,0 +1,93 @@
+"""Speaker labels on streams: labels the embedded engine sends (`diarize=true`) reach the
+transcript, and the client labels a label-less server's segments itself (`speakers=True`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fw_asr_widgets.api._config import ClientConfig
+from fw_asr_widgets.api._stream_protocol import StreamProtocol
+from fw_asr_widgets.api.streaming import open_sync_stream, sync_stream_file
+from fw_asr_widgets.errors import ConfigurationError
+from fw_asr_widgets.transcript import Transcript
+from tests.api.test_streaming import config, recorded  # noqa: F401
+
+
+def _purity(tr: Transcript, data_dir: Path) -> tuple[dict[str, tuple[float, str]], float]:
+    """Each label's main reference speaker (by word time) and the share of time they hold."""
+    ref = []
+    for line in (data_dir / "two_speakers.rttm").read_text().splitlines():
+        f = line.split()
+        ref.append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
+    by: dict[tuple[str, str], float] = {}
+    total = 0.0
+    for w in tr.words:
+        assert w.start is not None and w.end is not None
+        who = {spk for s, e, spk in ref if s <= (w.start + w.end) / 2 <= e}
+        if len(who) != 1 or w.speaker is None:
+            continue
+        total += w.end - w.start
+        key = (next(iter(who)), w.speaker)
+        by[key] = by.get(key, 0.0) + w.end - w.start
+    main = {h: max((v, r) for (r, hh), v in by.items() if hh == h) for _, h in by}
+    return main, sum(v for v, _ in main.values()) / max(total, 1e-9)
+
+
+@pytest.mark.slow
+def test_client_labels_a_server_that_sends_none(
+    config: ClientConfig,  # noqa: F811
+    recorded: list[dict[str, Any]],  # noqa: F811
+    data_dir: Path,
+) -> None:
+    """The engine without diarize sends no labels; with speakers=True the client labels
+    every word from the audio it sent, telling the two voices apart."""
+    tr = sync_stream_file(config, data_dir / "two_speakers.wav", speed=2.0, speakers=True)
+    assert "speaker_id" not in json.dumps(recorded)  # nothing came over the wire
+    assert len(tr.words) > 40
+    assert all(w.speaker is not None for w in tr.words)
+    for seg in tr.segments:  # one speaker per segment: cut at speaker changes
+        assert {w.speaker for w in seg.words} == {seg.speaker} != {None}
+    final = next(m for m in reversed(recorded[:-1]) if m.get("segments"))
+    # Cutting loses nothing: the server's words, in order; pieces are "<id>.<k>".
+    assert [w.word for w in tr.words] == [w["word"] for s in final["segments"] for w in s["words"]]
+    server_ids = {str(s["id"]) for s in final["segments"]}
+    assert {s.id.split(".")[0] for s in tr.segments} == server_ids
+    main, purity = _purity(tr, data_dir)
+    print(f"client-side labels -> (seconds, reference speaker): {main}; purity {purity:.2f}")
+    assert len({r for _, r in main.values()}) == 2
+    assert purity >= 0.8
+    assert set(main) <= set(tr.speakers)
+    assert tr.to_pandas()["speaker"].notna().all()
+
+
+def test_labels_from_the_wire_reach_the_transcript(
+    config: ClientConfig,  # noqa: F811
+    recorded: list[dict[str, Any]],  # noqa: F811
+    data_dir: Path,
+) -> None:
+    tr = sync_stream_file(
+        config, data_dir / "two_speakers.wav", speed=None, query={"diarize": "true"}
+    )
+    final = next(m for m in reversed(recorded[:-1]) if m.get("segments"))
+    wire = {str(s["id"]): s["speaker_id"] for s in final["segments"]}
+    assert wire and all(v.startswith("SPEAKER_") for v in wire.values())
+    assert {s.id: s.speaker for s in tr.segments} == wire
+    words = [w["speaker_id"] for s in final["segments"] for w in s["words"]]
+    assert [w.speaker for w in tr.words] == words
+
+
+def test_client_labels_without_the_local_extra_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+    config: ClientConfig,  # noqa: F811
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    with pytest.raises(ConfigurationError, match=r"local extra .*fw-asr-widgets\[local\]"):
+        StreamProtocol(speakers=True)
+    with pytest.raises(ConfigurationError, match="local extra"):
+        open_sync_stream(config, speakers=True)
+    StreamProtocol()  # without labels nothing needs the extra
