@@ -23,6 +23,8 @@
 // Each take has a generation number; worklet messages and the stop timer of an earlier take are
 // ignored once a new take has begun (a late 'flushed' or timer must never tear down new audio).
 
+import * as shared from "./_shared.js";
+
 const WORKLET_SOURCE = `
 const OUT_RATE = 16000;
 function designLowpass(ratio) {
@@ -237,19 +239,7 @@ class Controller {
     /** @type {GainNode | null} */
     this.mute = null;
     this.deviceRate = 0;
-    this.session = '';
-    this.seq = 0;
-    this.acked = -1;
-    this.lastSent = -1;
-    /** @type {Chunk[]} */
-    this.queue = [];
-    this.samples = 0;
-    this.levelValue = 0;
-    this.flushed = false;
-    this.stopSent = false;
-    this.dropped = 0;
-    this.seenRecording = false;
-    this.reset();
+    this.reset(); // the per-take counters: session, seq, acked, queue, ...
     model.on('msg:custom', (msg) => this.onMessage(msg));
     model.on('change:status', () => {
       this.local = '';
@@ -264,10 +254,12 @@ class Controller {
 
   /** Clear the per-take counters (a new take starts). */
   reset() {
+    /** @type {string} */
     this.session = '';
     this.seq = 0;
     this.acked = -1;
     this.lastSent = -1;
+    /** @type {Chunk[]} */
     this.queue = [];
     this.samples = 0;
     this.levelValue = 0;
@@ -515,18 +507,7 @@ function controllerFor(model) {
   return c;
 }
 
-/**
- * @param {string} tag
- * @param {string} [cls]
- * @param {string} [text]
- * @returns {HTMLElement}
- */
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+const el = shared.h;
 
 /** @param {{model: Model, el: HTMLElement}} ctx @returns {() => void} cleanup */
 function render({ model, el: root }) {

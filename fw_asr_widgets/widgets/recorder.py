@@ -53,6 +53,7 @@ from fw_asr_widgets.widgets._base import (
     Throttle,
     _where,
     asset,
+    bundle,
     friendly_error,
     planned_model_label,
     resolve_client,
@@ -142,7 +143,7 @@ class Recorder(FwWidget):
     and words.
     """
 
-    _esm = asset("recorder.js")
+    _esm = bundle("recorder.js")
     _css = asset("recorder.css")
 
     recording = traitlets.Bool(False).tag(sync=True)
