@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fw_asr_widgets.widgets import CompareView, Timeline, TranscriptViewer, Uploader
+from fw_asr_widgets.widgets import CompareView, Recorder, Timeline, TranscriptViewer, Uploader
 from fw_asr_widgets.widgets._base import HERE, bundle
 from fw_asr_widgets.widgets.search import CorpusSearch
 
@@ -27,7 +27,9 @@ def test_helpers_are_defined_once_in_the_repository() -> None:
                 assert not defs, f"{js.name} defines {name}() again: import it from _shared.js"
 
 
-@pytest.mark.parametrize("cls", [TranscriptViewer, Timeline, Uploader, CompareView, CorpusSearch])
+@pytest.mark.parametrize(
+    "cls", [TranscriptViewer, Timeline, Uploader, CompareView, CorpusSearch, Recorder]
+)
 def test_bundled_modules_inline_the_helpers(cls: type, tmp_path: Path) -> None:
     src = cls._esm
     assert isinstance(src, str)
@@ -41,8 +43,17 @@ def test_bundled_modules_inline_the_helpers(cls: type, tmp_path: Path) -> None:
         subprocess.run([node, "--check", str(f)], check=True, capture_output=True)
 
 
-def test_a_module_without_the_import_is_returned_as_it_is() -> None:
-    assert bundle("recorder.js") == (HERE / "recorder.js").read_text()
+def test_a_module_without_the_import_is_returned_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fw_asr_widgets.widgets import _base
+
+    plain = tmp_path / "plain.js"
+    plain.write_text("// @ts-check\nexport default { render() {} };\n")
+    monkeypatch.setattr(_base, "asset", lambda name: tmp_path / name)
+    assert bundle("plain.js") == plain.read_text()
+    monkeypatch.undo()
+    assert bundle("recorder.css") == (HERE / "recorder.css").read_text()  # no @import either
 
 
 @pytest.mark.parametrize("cls", [TranscriptViewer, Timeline, Uploader, CompareView])
