@@ -194,8 +194,9 @@ def run(quick: bool) -> FigureResult:
         "per stream (50 ms PCM16 chunks at real-time pace, `timestamp_granularities=word`) to "
         "the embedded engine served in the benchmark's child process, then "
         '`{"checkpoint_id": "final"}`. Echo latency: trace sent → `stt.output.trace` received. '
-        "A trace waits for the next regular decode (every second of audio) and costs no decode of "
-        "its own. Baseline, same run: the "
+        "A trace is echoed after the next decode: the regular one (every second of audio), or "
+        "one started for it when no decode is in flight (the decodes it adds are counted above). "
+        "Baseline, same run: the "
         "same streams without traces, word end (the moment the audio up to it was sent) → the "
         "first message showing the word. The configurations run one after the other in one "
         "process (model loaded first)."
