@@ -5,6 +5,10 @@ text frame the server sends (`receive_text`); it returns the frames to write and
 deliver, and holds the merged state (`transcript`). The runners (`_stream_async`,
 `_stream_thread`, sharing the session in `_stream_runners`) do the I/O.
 
+Length (over 500 lines): the protocol state machine is one class whose methods share its
+state (segments by id, both merge rules, the reconnect time axis, client-side speaker cuts);
+framing, merge helpers, events and metrics already live in their own modules.
+
 Wire protocol (Fireworks `/v1/audio/transcriptions/streaming`, see docs/fireworks-audio-api.md,
 "Streaming"):
 

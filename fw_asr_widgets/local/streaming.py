@@ -1,5 +1,8 @@
 """Live transcription over WebSocket for the embedded engine (local agreement on Whisper).
 
+Length (over 500 lines): most of it is this protocol description and its Decisions; the
+session loop is one class (the engine, the agreement and the live labels live elsewhere).
+
 `serve_stream(websocket, model=..., params=...)` runs one session on an already accepted
 WebSocket (the server route `/v1/audio/transcriptions/streaming` authenticates, validates the
 query parameters and accepts first). It returns when the client has gone or after it closed the

@@ -1,5 +1,9 @@
 """`Recorder`: live microphone transcription in a notebook.
 
+Length (over 500 lines): the widget class with its documented message protocol, take
+bookkeeping (acks, backpressure, reloads) and live speaker colours; capture and resampling
+are in ``recorder.js``, transcription in `fw_asr_widgets.api`.
+
 The browser captures the microphone with an AudioWorklet (``recorder.js``), which resamples to
 16 kHz PCM16 itself and sends ~100 ms chunks as binary buffers of custom messages::
 

@@ -1,6 +1,9 @@
 """The request fields of the file routes, declared once: each `Field` parses its multipart
 value and describes itself for the OpenAPI schema (`openapi.py` reads the same tables).
 
+Length (over 500 lines): one table of every field of every file route, so that the parser
+and the schema cannot disagree; splitting it would spread the wire contract over files.
+
 Decisions:
 - One hand-written parser per field rather than FastAPI form models: the engine must answer
   400 (never 422) with the Fireworks error body and a message naming the allowed values,
