@@ -78,23 +78,12 @@ def _embed_file(path: str, segments: pd.DataFrame) -> tuple[list[dict[str, Any]]
         audio = _embed.load_audio(path)
     except Exception as exc:  # a missing or unreadable file: reported, the rest go on
         return [], f"{type(exc).__name__}: {exc}"
-    segs = [
-        _Seg(str(r.speaker), float(r.start), float(r.end))
-        for r in segments.itertuples()
-        if isinstance(r.speaker, str) and r.speaker
-    ]
-    cents = _embed.speaker_centroids(segs, audio)
+    named = segments[segments.speaker.map(lambda s: isinstance(s, str) and bool(s))]
+    cents = _embed.speaker_centroids(named.itertuples(), audio)  # rows: speaker, start, end
     return [
         {"speaker": spk, "embedding": vec.astype(np.float32), "seconds": sec}
         for spk, (vec, _n, sec) in cents.items()
     ], None
-
-
-class _Seg:
-    __slots__ = ("end", "speaker", "start")
-
-    def __init__(self, speaker: str, start: float, end: float) -> None:
-        self.speaker, self.start, self.end = speaker, start, end
 
 
 def link_speakers(
