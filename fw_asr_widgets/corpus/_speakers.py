@@ -106,14 +106,18 @@ def link_speakers(
     todo = files[[(f, a) not in have for f, a in zip(files.file_id, files.attempt, strict=True)]]
     bar = CorpusBar(len(todo), progress, desc="voiceprints")
     rows: list[dict[str, Any]] = []
+    # One scan of the segments for every file to embed (a query per file would read the
+    # whole table once per file).
+    timed = corpus.sql(
+        'SELECT file_id, speaker, start, "end" FROM segments'
+        ' WHERE start IS NOT NULL AND "end" IS NOT NULL'
+    ).df()
+    timed = timed[timed.file_id.isin(set(todo.file_id))]
+    by_file = dict(iter(timed.groupby("file_id", sort=False)))
+    none = timed.iloc[0:0]
     try:
         for f in todo.itertuples():
-            segs = corpus.sql(
-                'SELECT speaker, start, "end" FROM segments WHERE file_id = ?'
-                ' AND start IS NOT NULL AND "end" IS NOT NULL',
-                [f.file_id],
-            ).df()
-            found, error = _embed_file(f.path, segs)
+            found, error = _embed_file(f.path, by_file.get(f.file_id, none))
             stamp = now_us()
             base = {"file_id": f.file_id, "attempt": f.attempt, "written_at": stamp}
             if error is not None or not found:
