@@ -64,6 +64,19 @@ right count on 9 of 12 but mean DER 39.6% (ami_trn00 28% → 56%, ami_trn05 2% �
 forced clusters split the main speaker), and filling it with the most distinct
 local-speaker groups instead left the count at 3 of 12 (1.5 s windows never pick the short
 talkers' centroids).
+The count's ceiling, measured (so the next attempt starts from it): a method that tells voices
+apart where one person talks (every one above) can count a speaker only if they talk alone
+somewhere. In ami.rttm every speaker talks alone for ≥ 0.5 s at a stretch in only 6 of the 12
+snippets (≥ 1 s: 3 of 12; benchmarks/accuracy.py reports it beside the count); the others' extra
+speakers are only heard under someone else (ami_trn09's MEE094: 13 s, all under FEE083). Where a
+missed speaker does talk alone (0.4-1.1 s), CAM++ does not set them apart: those runs score
+cosine 0.35-0.53 to the nearest speaker found, the found speakers' own short runs 0.42-0.68, and
+each snippet's least-alike 0.8 s windows mix both (ami_trn03: 0.34 the missed MEE067, 0.38 the
+main speaker). segmentation-3.0's local speakers, stitched across windows (Hungarian on the 9 s
+two windows share), do not separate them either (ami_trn05: one track for FEE078 and FEE081;
+ami_trn00: two tracks, each part MEE068 and part MÉO069). Its overlap detection is precise (7.2
+of the 7.3 s it flags in ami_trn09 are overlap) and hears MEE094, but a voice heard only in
+overlap gets no words (a word has one speaker), hence no segment and no count through the API.
 Model files and their provenance: `weights/` (MANIFEST.json, NOTICE.txt).
 """
 
