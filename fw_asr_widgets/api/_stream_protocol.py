@@ -336,6 +336,8 @@ class StreamProtocol:
             self._markers.pop(("trace", trace_id), None)
             if trace_id == FINAL_TRACE_ID:
                 self.finished = True
+                if self._speakers is not None:
+                    self._speakers.close()
             events.append(Checkpoint(trace_id))
         reset_id = msg.get("reset_id")
         if reset_id is not None:
@@ -391,7 +393,10 @@ class StreamProtocol:
         assert self._speakers is not None
         for pid in dict.fromkeys(listed):
             st = self._state_by_public(pid)
-            if st is None or not st.final:
+            if st is None:
+                continue
+            if not st.final:
+                self._speakers.warm(st.seg)
                 continue
             key = (st.gen, st.sid)
             done = self._labelled.get(key)

@@ -13,6 +13,11 @@ Decisions:
   `diarize=true` (a segment has one speaker): the first piece keeps the server's id, the
   others get `"<id>.1"`, `"<id>.2"`, …. Labelling the whole segment with its words' majority
   instead scored DER 34% on the phone call (benchmarks/live_speakers.py, first run).
+- Embedding is the costly part of labelling (CAM++ on 1.5 s windows: up to ~2 s for a long
+  segment on a loaded 2-core machine), and labels are given on the thread that receives the
+  server's messages. So the windows under a segment's words are embedded while the segment is
+  still partial, on one worker thread (`warm`, the latest request replacing any not started);
+  when it becomes final only the windows its last words added are left to embed.
 - The labeller needs the `local` extra (onnxruntime and the CAM++ weights); without it,
   asking for labels raises `ConfigurationError` naming the fix when the stream is created,
   not mid-stream. `api` imports `local` only here, lazily.
@@ -20,6 +25,8 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -30,6 +37,7 @@ from fw_asr_widgets.transcript import Segment, Word
 if TYPE_CHECKING:
     from fw_asr_widgets.local._live_speakers import LiveSpeakers
 
+IDLE = 5.0  # s without a request after which the worker thread ends (the next one starts it)
 INSTALL_HINT = 'pip install "fw-asr-widgets[local]"'
 
 
@@ -57,6 +65,52 @@ class ClientSpeakers:
 
     def __init__(self) -> None:
         self._live = _labeller()
+        self._cv = threading.Condition()
+        self._wanted: list[tuple[float, float]] | None = None
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    def warm(self, seg: Segment) -> None:
+        """Embed, on the worker thread, the windows under the timed words of a segment that
+        is not final yet (so that labelling it when it is final is quick)."""
+        spans = [
+            (float(w.start), float(w.end))
+            for w in seg.words
+            if w.start is not None and w.end is not None
+        ]  # type: ignore[arg-type]
+        if not spans or seg.speaker is not None:
+            return
+        with self._cv:
+            if self._closed:
+                return
+            self._wanted = spans
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._run, name="fw-asr-speaker-embed", daemon=True
+                )
+                self._worker.start()
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                # An idle worker ends (a stream left open without audio holds no thread).
+                if not self._cv.wait_for(lambda: self._wanted is not None or self._closed, IDLE):
+                    self._worker = None
+                    return
+                if self._closed:
+                    self._worker = None
+                    return
+                spans, self._wanted = self._wanted, None
+            # A failed warm-up only loses time: label() embeds what is missing.
+            with contextlib.suppress(Exception):
+                self._live.prepare(spans)
+
+    def close(self) -> None:
+        """Stop the worker thread (labels already given stay)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
 
     @property
     def speakers(self) -> list[str]:

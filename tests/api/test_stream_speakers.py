@@ -91,3 +91,45 @@ def test_client_labels_without_the_local_extra_is_a_clear_error(
     with pytest.raises(ConfigurationError, match="local extra"):
         open_sync_stream(config, speakers=True)
     StreamProtocol()  # without labels nothing needs the extra
+
+
+def _segment_message(words: list[tuple[float, float]], final: bool) -> str:
+    ws = [
+        {"word": f" w{i}", "start": s, "end": e, "is_final": final}
+        for i, (s, e) in enumerate(words)
+    ]
+    text = "".join(w["word"] for w in ws)
+    return json.dumps({"segments": [{"id": 0, "text": text, "words": ws, "is_final": final}]})
+
+
+def test_partial_segments_are_embedded_before_they_are_final(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    """The costly embedding happens on a worker thread while a segment is partial; when it
+    turns final, labelling finds its windows embedded, and the idle worker thread ends."""
+    import threading
+    import time
+
+    from fw_asr_widgets.api import _stream_speakers
+    from fw_asr_widgets.audio import decode, float_to_pcm16
+
+    monkeypatch.setattr(_stream_speakers, "IDLE", 0.3)
+    p = StreamProtocol(speakers=True)
+    p.send_audio(float_to_pcm16(decode(data_dir / "two_speakers.wav")[: 16_000 * 12]))
+    words = [(7.0 + 0.5 * i, 7.4 + 0.5 * i) for i in range(8)]  # Diane, 7-11 s
+    assert p._speakers is not None
+    live = p._speakers._live
+    p.receive_text(_segment_message(words, final=False))
+    deadline = time.monotonic() + 60
+    while live._embedded < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live._embedded >= 4  # windows under the partial words, embedded off this thread
+    assert all(w.speaker is None for w in p.transcript.words)  # no label before final
+    before = live._embedded
+    p.receive_text(_segment_message(words, final=True))
+    assert live._embedded == before  # nothing left to embed on the receiving thread
+    assert {w.speaker for w in p.transcript.words} == {"SPEAKER_00"}
+    deadline = time.monotonic() + 30
+    while any(t.name == "fw-asr-speaker-embed" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the idle worker thread did not end"
+        time.sleep(0.05)
