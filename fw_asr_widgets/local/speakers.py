@@ -77,6 +77,9 @@ two windows share), do not separate them either (ami_trn05: one track for FEE078
 ami_trn00: two tracks, each part MEE068 and part MÉO069). Its overlap detection is precise (7.2
 of the 7.3 s it flags in ami_trn09 are overlap) and hears MEE094, but a voice heard only in
 overlap gets no words (a word has one speaker), hence no segment and no count through the API.
+The previous engine (voice encoder, turns from Whisper's segments) gives the right count on 8 of
+12, but by splitting voices: its speakers are that many different people (each found speaker's
+main reference speaker distinct) on 3 of 12, as here (benchmarks/accuracy.py reports both).
 Model files and their provenance: `weights/` (MANIFEST.json, NOTICE.txt).
 """
 
