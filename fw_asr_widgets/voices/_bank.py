@@ -25,15 +25,26 @@ Decisions:
   gave the same figures: the simpler rule is kept. The match table says which pairs it
   stopped (`overlapped`). A bank keeps a flag per enrolment (`solo` in the file; files
   without it count as clean), and a name's centroid uses its clean enrolments when it has any.
-- Not kept for identification (calibration set, reference turns): AS-norm against the
-  `_cohort` voices (top-5, the linking rule): at its best (1.5–2.0) 92.7% right with 23.3 s
-  of false accepts against cosine's 95.1% / 0 s; an adaptive cohort (the other enrolled voices
-  and the transcript's other speakers added) no better (top-10 at 3.0: 89.0%); per-window
-  scoring (mean of the top-k window-to-window cosines, k = 1, 3, 5) worse at every threshold
-  (at most 89.9%). Windows 0.25 s apart instead of 0.75 s move the scores by ±0.03 and
-  change no decision. None of them names more of the benchmark pairs: the three trn07/08
-  people enrolled from 1.4–1.8 s of mostly overlapped speech score 0.43–0.56 against
-  themselves and higher against others, so any rule that names them names strangers too.
+- A name must also stand out of the cohort: its AS-normalised score (`normalised_scores`:
+  the cosine against the 22 `_cohort` voices, top-5, as linking uses it) must reach
+  `_cohort.THRESHOLD` (2.0). A voice that resembles everybody (a diarizer's mixture of several
+  people, a generic far-field voice) passes 0.70 against strangers without standing out: on
+  the engine transcripts the trn08 mixture scored 0.72 against dev00's MEE009 (normalised
+  0.80) and dev01's MEE009 0.70 against trn07's FEE087 (−0.03). With the rule the engine
+  benchmark's false accepts fell from 9.0% to 1.8% (strangers 12 s → 0 of 111 s), the right
+  names unchanged (76.5%; reference turns 88.1%, 0 false accepts); right names score 3.2–12
+  normalised. Calibration set (cohort without the voice's own person and file): 95.1% right,
+  0 false accepts, as with cosine alone.
+- Not kept (calibration set, reference turns): AS-norm alone, without the cosine threshold:
+  at its best (1.5–2.0) 92.7% right with 23.3 s of false accepts against 95.1% / 0 s; an
+  adaptive cohort (the other enrolled voices and the transcript's other speakers added) no
+  better (top-10 at 3.0: 89.0%); per-window scoring (mean of the top-k window-to-window
+  cosines, k = 1, 3, 5) worse at every threshold (at most 89.9%). Windows 0.25 s apart
+  instead of 0.75 s move the scores by ±0.03 and change no decision at 0.70. None of them
+  names more of the benchmark pairs: the three trn07/08 people enrolled from 1.4–1.8 s of
+  mostly overlapped speech score 0.43–0.56 against themselves and higher against others
+  (one-to-one assignment would swap two of them), so any rule that names them names
+  strangers too.
 - A bank file (`save`) holds only embeddings (float16, 192 per enrolment), names and window
   counts, a format version and the model id: never audio. `load` refuses a file made with
   another embedding model or a newer format (`VoiceBankError`).
@@ -51,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from fw_asr_widgets.errors import FwAsrError
-from fw_asr_widgets.voices import _embed
+from fw_asr_widgets.voices import _cohort, _embed
 
 THRESHOLD = 0.70
 FORMAT = 1
@@ -218,8 +229,11 @@ class Voices:
     # ------------------------------------------------------------------ identify
     def scores(self, transcript: Any, *, audio: Any) -> pd.DataFrame:
         """Cosine of every transcript speaker (rows) to every enrolled name (columns)."""
+        return self.score_voices(self._voices(transcript, audio))
+
+    def _voices(self, transcript: Any, audio: Any) -> dict[str, np.ndarray]:
         cents = _embed.speaker_centroids(transcript.segments, _embed.load_audio(audio))
-        return self.score_voices({spk: c for spk, (c, _n, _s) in cents.items()})
+        return {spk: c for spk, (c, _n, _s) in cents.items()}
 
     def score_voices(self, vectors: Mapping[str, np.ndarray]) -> pd.DataFrame:
         """Cosine of unit voice embeddings (rows, by key) to every enrolled name (columns)."""
@@ -229,10 +243,32 @@ class Voices:
         mat = np.stack([np.asarray(v, dtype=np.float32) for v in vectors.values()]) @ bank.T
         return pd.DataFrame(mat, index=list(vectors), columns=self.names)
 
-    def match(self, scores: pd.DataFrame, overlapped: Collection[str] = ()) -> pd.DataFrame:
-        """One-to-one best names for the rows of `scores`: speaker, name, score, accepted,
-        overlapped (the speaker, a row key in `overlapped`, or the name was measured only on
-        overlapped speech: never accepted)."""
+    def normalised_scores(self, vectors: Mapping[str, np.ndarray]) -> pd.DataFrame | None:
+        """`score_voices` AS-normalised against the shipped cohort (`_cohort`), or None when
+        the cohort does not fit the installed model."""
+        cohort = _cohort.load()
+        if cohort is None:
+            return None
+        cos = self.score_voices(vectors)
+        if cos.size == 0 or cos.isna().all().all():
+            return cos
+        rows = np.stack([np.asarray(v, dtype=np.float32) for v in vectors.values()])
+        bank = np.stack([self.centroid(n) for n in self.names])
+        mat = _cohort.as_norm(
+            cos.to_numpy(), _cohort.stats(rows, cohort), _cohort.stats(bank, cohort)
+        )
+        return pd.DataFrame(mat, index=cos.index, columns=cos.columns)
+
+    def match(
+        self,
+        scores: pd.DataFrame,
+        overlapped: Collection[str] = (),
+        normalised: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """One-to-one best names for the rows of `scores` (cosines): speaker, name, score,
+        normalised, accepted, overlapped. Accepted: score ≥ `threshold`, and the
+        `normalised_scores` entry (if given) ≥ `_cohort.THRESHOLD`, and neither the speaker
+        (a row key in `overlapped`) nor the name measured only on overlapped speech."""
         from scipy.optimize import linear_sum_assignment
 
         rows: list[dict[str, Any]] = []
@@ -248,6 +284,7 @@ class Voices:
                         "speaker": spk,
                         "name": None,
                         "score": np.nan,
+                        "normalised": np.nan,
                         "accepted": False,
                         "overlapped": spk in overlapped,
                     }
@@ -256,12 +293,15 @@ class Voices:
             s = float(scores.iat[i, j])
             name = scores.columns[j]
             mixed = spk in overlapped or (name in self._enrolments and self.overlapped(name))
+            z = np.nan if normalised is None else float(normalised.loc[spk, name])
+            distinct = normalised is None or z >= _cohort.THRESHOLD
             rows.append(
                 {
                     "speaker": spk,
                     "name": name,
                     "score": s,
-                    "accepted": s >= self.threshold and not mixed,
+                    "normalised": z,
+                    "accepted": s >= self.threshold and distinct and not mixed,
                     "overlapped": mixed,
                 }
             )
@@ -272,30 +312,41 @@ class Voices:
 
         Voices are measured locally on `audio` at the transcript's segment times, so any
         transcript with times works (Fireworks results too). The per-speaker matches (speaker,
-        name, score, accepted, overlapped) are in the result's `raw["speaker_matches"]` and in
+        name, score, normalised, accepted, overlapped) are in the result's
+        `raw["speaker_matches"]` and in
         `self.last_matches`. Speakers without an accepted match keep their labels, and so do
         speakers with under 1 s of speech without overlap (their voice mixes others').
         """
-        return self.apply(transcript, self.scores(transcript, audio=audio))
+        vectors = self._voices(transcript, audio)
+        return self.apply(transcript, self.score_voices(vectors), self.normalised_scores(vectors))
 
-    def apply(self, transcript: Any, scores: pd.DataFrame) -> Any:
-        """`identify` with the speaker scores already computed (`scores`)."""
-        matches = self.match(scores, _embed.overlapped_speakers(transcript.segments))
+    def apply(
+        self, transcript: Any, scores: pd.DataFrame, normalised: pd.DataFrame | None = None
+    ) -> Any:
+        """`identify` with the speaker scores already computed (`scores`, and optionally
+        `normalised`: `normalised_scores` of the same voices)."""
+        overlapped = _embed.overlapped_speakers(transcript.segments)
+        matches = self.match(scores, overlapped, normalised)
         self.last_matches = matches
         mapping = {
             r.speaker: r.name for r in matches.itertuples() if r.accepted and r.name is not None
         }
         raw = dict(transcript.raw)
         raw["speaker_matches"] = [
-            {**r, "score": None if pd.isna(r["score"]) else float(r["score"])}
+            {
+                **r,
+                "score": None if pd.isna(r["score"]) else float(r["score"]),
+                "normalised": None if pd.isna(r["normalised"]) else float(r["normalised"]),
+            }
             for r in matches.to_dict("records")
         ]
         return relabel(transcript, mapping, raw=raw)
 
 
 def _matches_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=["speaker", "name", "score", "accepted", "overlapped"])
-    return df.astype({"score": float, "accepted": bool, "overlapped": bool})
+    cols = ["speaker", "name", "score", "normalised", "accepted", "overlapped"]
+    df = pd.DataFrame(rows, columns=cols)
+    return df.astype({"score": float, "normalised": float, "accepted": bool, "overlapped": bool})
 
 
 def relabel(transcript: Any, mapping: dict[str, str], *, raw: dict[str, Any] | None = None) -> Any:

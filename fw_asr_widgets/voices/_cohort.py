@@ -28,6 +28,8 @@ import numpy as np
 COHORT_FILE = Path(__file__).with_name("cohort.npz")
 FILES = tuple(f"ami_trn0{i}" for i in (0, 1, 2, 3, 4, 5, 6, 9))
 TOP_K = 5
+THRESHOLD = 2.0
+"""AS-normalised scores from here up count as one voice (linking merges, names; see `_link`)."""
 SOURCE = (
     "CAM++ voice centroids of the speakers of AMI Meeting Corpus snippets ami_trn00-06 and "
     "ami_trn09 (pyannote.audio test data, MIT; AMI Meeting Corpus CC BY 4.0, Carletta et al. "

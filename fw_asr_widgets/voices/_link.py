@@ -38,8 +38,8 @@ import pandas as pd
 from fw_asr_widgets.voices import _cohort, _embed
 from fw_asr_widgets.voices._bank import THRESHOLD, Voices, relabel
 
-LINK_THRESHOLD = 2.0
-"""Merging stops below this AS-normalised score (see the module doc)."""
+LINK_THRESHOLD = _cohort.THRESHOLD
+"""Merging stops below this AS-normalised score (2.0, see the module doc)."""
 
 
 def _file_name(tr: Any, audio: Any, i: int) -> str:
@@ -164,8 +164,10 @@ def link_centroids(
     names = [f"VOICE_{c:02d}" for c in range(k)]
     named: dict[int, float] = {}
     if voices is not None and len(voices):
-        scores = voices.score_voices({names[c]: cent[c] for c in range(k)})
-        for r in voices.match(scores).itertuples():
+        vectors = {names[c]: cent[c] for c in range(k)}
+        scores = voices.score_voices(vectors)
+        normalised = voices.normalised_scores(vectors)
+        for r in voices.match(scores, normalised=normalised).itertuples():
             if r.accepted:
                 c = names.index(r.speaker)
                 names[c], named[c] = r.name, float(r.score)

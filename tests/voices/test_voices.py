@@ -50,6 +50,7 @@ def test_identify_names_both_speakers_in_the_other_half(bank: fw.Voices, call: d
         "speaker",
         "name",
         "score",
+        "normalised",
         "accepted",
         "overlapped",
     ]
@@ -354,3 +355,36 @@ def test_the_shipped_cohort_is_small_embeddings_of_this_model() -> None:
     assert not set(meta["files"]) & {"ami_trn07", "ami_trn08", "ami_dev00", "ami_dev01"}
     cohort = _cohort.load()
     assert cohort is not None and np.allclose(np.linalg.norm(cohort, axis=1), 1, atol=1e-3)
+
+
+def _engine(name: str) -> Transcript:
+    from fw_asr_widgets.transcript._segment import Segment
+
+    turns = ENGINE_TURNS[name]
+    segs = [Segment(str(i), s, e, "", f"SPEAKER_{k}") for i, (k, s, e) in enumerate(turns)]
+    return Transcript.from_segments(segs).with_source(name)
+
+
+def test_a_name_must_stand_out_of_the_cohort(shared_data: Path) -> None:
+    """The engine's trn08 mixture scores 0.72 against MEE009 of dev00 (another meeting): above
+    the cosine threshold, but no higher than it scores against the cohort's voices."""
+    dev00, a00 = _ami(shared_data, "ami_dev00")
+    v = fw.Voices()
+    for spk in dev00.speakers:
+        v.enroll_from(dev00, spk, name=spk, audio=a00)
+    trn08, a08 = _engine("ami_trn08"), _embed.load_audio(shared_data / "ami_trn08.wav")
+    assert trn08.identify(v, audio=a08).speakers == trn08.speakers
+    row = v.last_matches.set_index("speaker").loc["SPEAKER_00"]
+    assert row["score"] >= v.threshold and row["normalised"] < 2.0 and not row["accepted"]
+    # Cosine alone (no normalised scores given) would have named the mixture MEE009.
+    scores = v.scores(trn08, audio=a08)
+    assert "MEE009" in v.apply(trn08, scores).speakers
+    # The same people in the other snippet stand far out of the cohort: both named.
+    dev01, a01 = _engine("ami_dev01"), _embed.load_audio(shared_data / "ami_dev01.wav")
+    named = dev01.identify(v, audio=a01)
+    assert sorted(named.speakers) == ["MEE009", "MEE012"]
+    assert (v.last_matches.normalised > 5).all()
+    assert {m["speaker"]: m["name"] for m in named.raw["speaker_matches"]} == {
+        "SPEAKER_00": "MEE012",
+        "SPEAKER_01": "MEE009",
+    }
