@@ -310,8 +310,11 @@ ENGINE_TURNS = {
 }
 
 
-def test_linking_keeps_a_diarizer_mixture_apart_from_a_recurring_voice(shared_data: Path) -> None:
+def test_linking_keeps_a_diarizer_mixture_apart_from_a_recurring_voice(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fw_asr_widgets.transcript._segment import Segment
+    from fw_asr_widgets.voices import _link
 
     trs = [
         Transcript.from_segments(
@@ -341,6 +344,10 @@ def test_linking_keeps_a_diarizer_mixture_apart_from_a_recurring_voice(shared_da
     # AS-normalised against the cohort: each person one label, no label for two people.
     _, table = fw.link_speakers(trs, audios)
     assert sorted(map(sorted, groups(table))) == sorted(map(sorted, same)), table
+    # The online clustering (a corpus past EXACT_LIMIT voices) applies the same rule.
+    monkeypatch.setattr(_link, "EXACT_LIMIT", 2)
+    _, online = fw.link_speakers(trs, audios)
+    assert sorted(map(sorted, groups(online))) == sorted(map(sorted, same)), online
 
 
 def test_the_shipped_cohort_is_small_embeddings_of_this_model() -> None:
