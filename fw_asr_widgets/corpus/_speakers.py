@@ -15,8 +15,8 @@ Decisions:
   exception, and the rest are linked; the next call tries that file again (put the audio back
   and link again).
 - The clustering is `fw_asr_widgets.voices.link_centroids` (the one `fw.link_speakers` uses:
-  AS-normalised scores and its calibrated threshold, two speakers of one file never joined,
-  enrolled names with `voices=`; exact up to `EXACT_LIMIT` voices, online beyond).
+  calibrated threshold, two speakers of one file never joined, enrolled names with
+  `voices=`; exact up to `EXACT_LIMIT` voices, online beyond).
 - The map is written as one `speaker_map.parquet` (replaced atomically on every link) and is
   a view `speaker_map` of the corpus, so SQL joins it to `segments` by `(file_id, speaker)`.
 """
@@ -95,6 +95,7 @@ def link_speakers(
 ) -> pd.DataFrame:
     """Link the speakers of every `ok` file (see the module doc); returns the speaker map."""
     from fw_asr_widgets.corpus._work import CorpusBar
+    from fw_asr_widgets.voices._bank import THRESHOLD
     from fw_asr_widgets.voices._link import link_centroids
 
     root = corpus.path
@@ -146,7 +147,7 @@ def link_speakers(
             vecs,
             file_index,
             voices=voices,
-            threshold=None if threshold is None else float(threshold),
+            threshold=THRESHOLD if threshold is None else float(threshold),
         )
     else:
         labels, scores = [], []

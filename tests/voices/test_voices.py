@@ -395,3 +395,18 @@ def test_a_name_must_stand_out_of_the_cohort(shared_data: Path) -> None:
         "SPEAKER_00": "MEE012",
         "SPEAKER_01": "MEE009",
     }
+
+
+def test_linking_outside_meeting_audio_keeps_the_cosine_condition(call: dict) -> None:
+    """On the phone call the far-field cohort is far from both voices, so Diane against Sheila
+    scores well above 2.0 AS-normalised; the cosine condition (0.70) keeps them apart."""
+    diane = Transcript.from_segments([s for s in call["first"].segments if s.speaker == DIANE])
+    sheila = Transcript.from_segments([s for s in call["second"].segments if s.speaker == SHEILA])
+    both = [diane.with_source("a"), sheila.with_source("b")]
+    _, table = fw.link_speakers(both, [call["audio"], call["audio"]])
+    assert table.label.nunique() == 2, table
+    v = fw.Voices().enroll_from(diane, DIANE, name="Diane", audio=call["audio"])
+    vec = _embed.speaker_centroids(sheila.segments, call["audio"])[SHEILA][0]
+    normalised = v.normalised_scores({"Sheila": vec})
+    assert normalised is not None and normalised.iat[0, 0] > 2.0
+    assert v.score_voices({"Sheila": vec}).iat[0, 0] < v.threshold
