@@ -35,6 +35,7 @@ def test_wheel_has_assets_models_and_samples(wheel_names: set[str]) -> None:
         "fw_asr_widgets/local/weights/campplus.onnx",
         "fw_asr_widgets/local/weights/NOTICE.txt",
         "fw_asr_widgets/local/weights/MANIFEST.json",
+        "fw_asr_widgets/voices/cohort.npz",
         "fw_asr_widgets/samples/ATTRIBUTION.md",
         "fw_asr_widgets/samples/two_speakers.wav",
         "fw_asr_widgets/samples/two_speakers.rttm",

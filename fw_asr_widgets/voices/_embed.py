@@ -81,12 +81,7 @@ def _subtract(span: Span, others: Sequence[Span]) -> list[Span]:
     return pieces
 
 
-def speaker_spans(segments: Iterable[object]) -> dict[str, list[Span]]:
-    """Per speaker, the time spans where only they speak (all their time if too little is).
-
-    `segments`: objects with `speaker`, `start`, `end` (a transcript's segments); segments
-    without a speaker or without times are ignored.
-    """
+def _timed(segments: Iterable[object]) -> dict[str, list[Span]]:
     by: dict[str, list[Span]] = {}
     for seg in segments:
         spk, s, e = (
@@ -97,13 +92,36 @@ def speaker_spans(segments: Iterable[object]) -> dict[str, list[Span]]:
         if spk is None or s is None or e is None or e <= s:
             continue
         by.setdefault(str(spk), []).append((float(s), float(e)))
+    return by
+
+
+def _solo(by: dict[str, list[Span]]) -> dict[str, list[Span]]:
     out: dict[str, list[Span]] = {}
     for spk, spans in by.items():
         others = [sp for k, v in by.items() if k != spk for sp in v]
-        clean = [p for sp in spans for p in _subtract(sp, others) if p[1] - p[0] > 0]
-        total = sum(e - s for s, e in clean)
-        out[spk] = clean if total >= MIN_CLEAN else spans
+        out[spk] = [p for sp in spans for p in _subtract(sp, others) if p[1] - p[0] > 0]
     return out
+
+
+def speaker_spans(segments: Iterable[object]) -> dict[str, list[Span]]:
+    """Per speaker, the time spans where only they speak (all their time if too little is).
+
+    `segments`: objects with `speaker`, `start`, `end` (a transcript's segments); segments
+    without a speaker or without times are ignored.
+    """
+    by = _timed(segments)
+    solo = _solo(by)
+    return {spk: solo[spk] if _seconds(solo[spk]) >= MIN_CLEAN else by[spk] for spk in by}
+
+
+def overlapped_speakers(segments: Iterable[object]) -> set[str]:
+    """The speakers with less than `MIN_CLEAN` s of speech without overlap: their voice is
+    measured on overlapped speech (see `speaker_spans`), which mixes voices."""
+    return {spk for spk, sp in _solo(_timed(segments)).items() if _seconds(sp) < MIN_CLEAN}
+
+
+def _seconds(spans: Sequence[Span]) -> float:
+    return float(sum(e - s for s, e in spans))
 
 
 def speaker_centroids(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,7 +46,14 @@ def test_identify_names_both_speakers_in_the_other_half(bank: fw.Voices, call: d
     matches = {m["speaker"]: m for m in named.raw["speaker_matches"]}
     assert matches[DIANE]["name"] == "Diane" and matches[DIANE]["accepted"]
     assert matches[SHEILA]["score"] >= bank.threshold
-    assert list(bank.last_matches.columns) == ["speaker", "name", "score", "accepted"]
+    assert list(bank.last_matches.columns) == [
+        "speaker",
+        "name",
+        "score",
+        "normalised",
+        "accepted",
+        "overlapped",
+    ]
     assert second.speakers == [DIANE, SHEILA]  # the input is unchanged
 
 
@@ -96,7 +104,13 @@ def test_save_load_roundtrip_holds_no_audio(bank: fw.Voices, call: dict, tmp_pat
     path = bank.save(tmp_path / "team.npz")
     assert path.stat().st_size < 4_000  # 2 × 192 float16 + names; 1 s of audio is 32 kB
     with zipfile.ZipFile(path) as z:
-        assert sorted(z.namelist()) == ["embeddings.npy", "meta.npy", "names.npy", "windows.npy"]
+        assert sorted(z.namelist()) == [
+            "embeddings.npy",
+            "meta.npy",
+            "names.npy",
+            "solo.npy",
+            "windows.npy",
+        ]
     with np.load(path, allow_pickle=False) as z:
         assert z["embeddings"].shape == (2, 192) and z["embeddings"].dtype == np.float16
         meta = json.loads(str(z["meta"]))
@@ -192,3 +206,207 @@ def test_importing_the_package_does_not_load_onnxruntime() -> None:
         "assert 'fw_asr_widgets.voices' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _ami(shared_data: Path, name: str) -> tuple[Transcript, np.ndarray]:
+    ref = Transcript.from_rttm(shared_data / "ami.rttm", file_id=name)
+    return ref, _embed.load_audio(shared_data / f"{name}.wav")
+
+
+def test_a_voice_heard_only_in_overlap_is_never_named(shared_data: Path, tmp_path: Path) -> None:
+    """In ami_trn09 MEE094 never speaks alone (FEE083 talks throughout): his voice mixes hers
+    and scores above the threshold against MÉO069 of ami_trn00, a different person."""
+    trn00, a00 = _ami(shared_data, "ami_trn00")
+    trn09, a09 = _ami(shared_data, "ami_trn09")
+    v = fw.Voices().enroll_from(trn00, "MÉO069", name="MÉO069", audio=a00)
+    assert not v.overlapped("MÉO069")
+    named = trn09.identify(v, audio=a09)
+    assert named.speakers == trn09.speakers
+    row = v.last_matches.set_index("speaker").loc["MEE094"]
+    assert row["name"] == "MÉO069" and row["score"] >= v.threshold
+    assert row["overlapped"] and not row["accepted"]
+    assert _embed.overlapped_speakers(trn09.segments) == {"MEE094", "MEE095"}
+
+    # The other way round: MEO086 speaks only over others in ami_trn08; enrolled from there,
+    # the name is kept (and saved) but not given, until a clean enrolment is added.
+    trn07, a07 = _ami(shared_data, "ami_trn07")
+    trn08, a08 = _ami(shared_data, "ami_trn08")
+    w = fw.Voices().enroll_from(trn08, "MEO086", name="MEO086", audio=a08)
+    assert w.overlapped("MEO086") and w.to_pandas().overlapped.tolist() == [True]
+    anon07 = relabel(trn07, {spk: f"SPEAKER_{k:02d}" for k, spk in enumerate(trn07.speakers)})
+    assert anon07.identify(w, audio=a07).speakers == anon07.speakers
+    given = w.last_matches.dropna(subset=["name"])
+    assert given.overlapped.all() and not w.last_matches.accepted.any()
+    assert given.score.max() >= w.threshold  # FEE087's voice: it would have taken the name
+    loaded = fw.Voices.load(w.save(tmp_path / "w.npz"))
+    assert loaded.overlapped("MEO086")
+    loaded.enroll_from(trn07, "MEO086", name="MEO086", audio=a07)  # 1.8 s alone there
+    assert not loaded.overlapped("MEO086")
+    clean_only = fw.Voices().enroll_from(trn07, "MEO086", name="MEO086", audio=a07)
+    assert np.allclose(loaded.centroid("MEO086"), clean_only.centroid("MEO086"), atol=2e-3)
+
+
+def test_a_bank_file_without_overlap_flags_loads_as_clean(bank: fw.Voices, tmp_path: Path) -> None:
+    path = bank.save(tmp_path / "a.npz")
+    with np.load(path, allow_pickle=False) as z:
+        parts = {k: z[k] for k in z.files if k != "solo"}
+    np.savez(tmp_path / "old.npz", **parts)
+    old = fw.Voices.load(tmp_path / "old.npz")
+    assert old.names == bank.names and not any(old.overlapped(n) for n in old.names)
+
+
+# The four AMI snippets as the embedded engine diarized them (Client.transcribe(..., diarize=True),
+# speaker, start, end). Its trn08 SPEAKER_00 holds several people talking over each other: a
+# mixture that resembles everybody.
+ENGINE_TURNS = {
+    "ami_trn07": [
+        ("00", 7.98, 8.7),
+        ("00", 8.3, 9.92),
+        ("00", 15.6, 16.21),
+        ("00", 19.98, 21.29),
+        ("00", 22.57, 25.24),
+        ("01", 26.35, 30.0),
+    ],
+    "ami_trn08": [
+        ("00", 5.12, 5.98),
+        ("00", 5.98, 7.49),
+        ("00", 6.32, 8.31),
+        ("00", 7.84, 10.44),
+        ("00", 8.32, 12.22),
+        ("00", 10.62, 14.02),
+        ("00", 13.34, 16.0),
+        ("00", 14.95, 16.02),
+        ("00", 14.95, 19.54),
+        ("01", 19.54, 21.76),
+        ("01", 21.26, 23.9),
+        ("01", 27.13, 28.52),
+        ("01", 28.52, 28.91),
+    ],
+    "ami_dev00": [
+        ("00", 2.0, 7.96),
+        ("00", 7.96, 13.24),
+        ("01", 13.24, 16.22),
+        ("01", 16.22, 16.56),
+        ("00", 16.56, 24.62),
+        ("00", 24.48, 25.5),
+        ("00", 25.5, 26.2),
+        ("01", 26.2, 28.28),
+        ("00", 28.28, 30.0),
+    ],
+    "ami_dev01": [
+        ("00", 4.33, 7.04),
+        ("01", 7.04, 11.57),
+        ("01", 15.5, 16.1),
+        ("00", 16.1, 16.7),
+        ("01", 16.7, 17.79),
+        ("01", 17.53, 18.77),
+        ("01", 18.63, 19.57),
+        ("00", 19.57, 20.9),
+        ("01", 20.9, 22.4),
+        ("00", 22.4, 23.91),
+        ("01", 25.9, 27.95),
+        ("01", 29.07, 30.0),
+    ],
+}
+
+
+def test_linking_keeps_a_diarizer_mixture_apart_from_a_recurring_voice(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fw_asr_widgets.transcript._segment import Segment
+    from fw_asr_widgets.voices import _link
+
+    trs = [
+        Transcript.from_segments(
+            [Segment(str(i), s, e, "", f"SPEAKER_{k}") for i, (k, s, e) in enumerate(turns)]
+        ).with_source(f)
+        for f, turns in ENGINE_TURNS.items()
+    ]
+    audios = [shared_data / f"{f}.wav" for f in ENGINE_TURNS]
+    # Main person of each engine speaker (from ami.rttm): dev00 00 and dev01 01 are MEE009,
+    # dev00 01 and dev01 00 MEE012, trn07 00 and trn08 00 FEE087, trn07 01 MEO086, trn08 01
+    # FEE088.
+    same = [
+        {("ami_dev00", "SPEAKER_00"), ("ami_dev01", "SPEAKER_01")},
+        {("ami_dev00", "SPEAKER_01"), ("ami_dev01", "SPEAKER_00")},
+        {("ami_trn07", "SPEAKER_00"), ("ami_trn08", "SPEAKER_00")},
+        {("ami_trn07", "SPEAKER_01")},
+        {("ami_trn08", "SPEAKER_01")},
+    ]
+
+    def groups(table: Any) -> list[set]:
+        return [set(zip(g.file, g.speaker, strict=True)) for _, g in table.groupby("label")]
+
+    # Raw cosine at 0.70 (the rule before AS-norm): the mixture pulls FEE087 into MEE009's
+    # cluster (average cosine 0.72).
+    _, raw = fw.link_speakers(trs, audios, normalise=False)
+    assert any({f for f, _ in g} >= {"ami_trn08", "ami_dev00"} for g in groups(raw)), raw
+    # AS-normalised against the cohort: each person one label, no label for two people.
+    _, table = fw.link_speakers(trs, audios)
+    assert sorted(map(sorted, groups(table))) == sorted(map(sorted, same)), table
+    # The online clustering (a corpus past EXACT_LIMIT voices) applies the same rule.
+    monkeypatch.setattr(_link, "EXACT_LIMIT", 2)
+    _, online = fw.link_speakers(trs, audios)
+    assert sorted(map(sorted, groups(online))) == sorted(map(sorted, same)), online
+
+
+def test_the_shipped_cohort_is_small_embeddings_of_this_model() -> None:
+    from fw_asr_widgets.voices import _cohort
+
+    assert _cohort.COHORT_FILE.stat().st_size < 10_000
+    with np.load(_cohort.COHORT_FILE, allow_pickle=False) as z:
+        assert sorted(z.files) == ["embeddings", "meta"]
+        assert z["embeddings"].shape == (22, 192) and z["embeddings"].dtype == np.float16
+        meta = json.loads(str(z["meta"]))
+    assert meta["model"] == _embed.model_id() and "AMI" in meta["source"]
+    assert not set(meta["files"]) & {"ami_trn07", "ami_trn08", "ami_dev00", "ami_dev01"}
+    cohort = _cohort.load()
+    assert cohort is not None and np.allclose(np.linalg.norm(cohort, axis=1), 1, atol=1e-3)
+
+
+def _engine(name: str) -> Transcript:
+    from fw_asr_widgets.transcript._segment import Segment
+
+    turns = ENGINE_TURNS[name]
+    segs = [Segment(str(i), s, e, "", f"SPEAKER_{k}") for i, (k, s, e) in enumerate(turns)]
+    return Transcript.from_segments(segs).with_source(name)
+
+
+def test_a_name_must_stand_out_of_the_cohort(shared_data: Path) -> None:
+    """The engine's trn08 mixture scores 0.72 against MEE009 of dev00 (another meeting): above
+    the cosine threshold, but no higher than it scores against the cohort's voices."""
+    dev00, a00 = _ami(shared_data, "ami_dev00")
+    v = fw.Voices()
+    for spk in dev00.speakers:
+        v.enroll_from(dev00, spk, name=spk, audio=a00)
+    trn08, a08 = _engine("ami_trn08"), _embed.load_audio(shared_data / "ami_trn08.wav")
+    assert trn08.identify(v, audio=a08).speakers == trn08.speakers
+    row = v.last_matches.set_index("speaker").loc["SPEAKER_00"]
+    assert row["score"] >= v.threshold and row["normalised"] < 2.0 and not row["accepted"]
+    # Cosine alone (no normalised scores given) would have named the mixture MEE009.
+    scores = v.scores(trn08, audio=a08)
+    assert "MEE009" in v.apply(trn08, scores).speakers
+    # The same people in the other snippet stand far out of the cohort: both named.
+    dev01, a01 = _engine("ami_dev01"), _embed.load_audio(shared_data / "ami_dev01.wav")
+    named = dev01.identify(v, audio=a01)
+    assert sorted(named.speakers) == ["MEE009", "MEE012"]
+    assert (v.last_matches.normalised > 5).all()
+    assert {m["speaker"]: m["name"] for m in named.raw["speaker_matches"]} == {
+        "SPEAKER_00": "MEE012",
+        "SPEAKER_01": "MEE009",
+    }
+
+
+def test_linking_outside_meeting_audio_keeps_the_cosine_condition(call: dict) -> None:
+    """On the phone call the far-field cohort is far from both voices, so Diane against Sheila
+    scores well above 2.0 AS-normalised; the cosine condition (0.70) keeps them apart."""
+    diane = Transcript.from_segments([s for s in call["first"].segments if s.speaker == DIANE])
+    sheila = Transcript.from_segments([s for s in call["second"].segments if s.speaker == SHEILA])
+    both = [diane.with_source("a"), sheila.with_source("b")]
+    _, table = fw.link_speakers(both, [call["audio"], call["audio"]])
+    assert table.label.nunique() == 2, table
+    v = fw.Voices().enroll_from(diane, DIANE, name="Diane", audio=call["audio"])
+    vec = _embed.speaker_centroids(sheila.segments, call["audio"])[SHEILA][0]
+    normalised = v.normalised_scores({"Sheila": vec})
+    assert normalised is not None and normalised.iat[0, 0] > 2.0
+    assert v.score_voices({"Sheila": vec}).iat[0, 0] < v.threshold
