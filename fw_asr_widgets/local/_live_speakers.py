@@ -65,6 +65,11 @@ KEEP_SECONDS = 60.0  # audio kept for windows (labels come seconds after the aud
 RECLUSTER_EVERY = 2  # new windows (1 s of speech) before the speakers are clustered again
 MAX_WINDOWS = 600  # cluster at most the latest 600 windows (5 min of speech)
 FEW_COS = 0.5  # windows less alike than this are two speakers (before spectral)
+NEW_WINDOWS = 4  # windows (2 s of speech) a cluster needs to become a new speaker
+NEW_STREAK = 2  # re-clusterings in a row that must find it
+NEW_WINDOWS_ALONE = 10  # windows (5 s of speech) that make it a speaker in one re-clustering
+SAME_CANDIDATE_COS = 0.8  # a candidate cluster is last re-clustering's if this alike
+REFINE_ITERATIONS = 5
 DIM = 192
 
 Span = tuple[float, float]
@@ -96,6 +101,19 @@ def _few(x: np.ndarray) -> np.ndarray:
     return cent / np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
 
 
+def _refine(x: np.ndarray, cent: np.ndarray) -> np.ndarray:
+    """`cent` moved to the mean of the windows nearest each (spherical k-means from `cent`);
+    a centroid no window is nearest stays where it was."""
+    cent = cent.copy()
+    for _ in range(REFINE_ITERATIONS):
+        assign = np.argmax(x @ cent.T, axis=1)
+        for i in range(cent.shape[0]):
+            if np.any(assign == i):
+                m = x[assign == i].mean(axis=0)
+                cent[i] = m / max(float(np.linalg.norm(m)), 1e-12)
+    return cent
+
+
 @dataclass
 class LiveSpeakers:
     """Speaker labels for one stream, decided online (see the module docstring)."""
@@ -106,6 +124,7 @@ class LiveSpeakers:
     _offset: int = 0  # absolute sample index of the first kept sample
     _emb: dict[int, np.ndarray] = field(default_factory=dict)  # grid index -> embedding
     _speakers: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (id, centroid)
+    _candidates: list[tuple[np.ndarray, int]] = field(default_factory=list)  # (centroid, streak)
     _embedded: int = 0  # windows embedded so far
     _clustered: int = 0  # `_embedded` at the last clustering
     _next_id: int = 0
@@ -177,7 +196,7 @@ class LiveSpeakers:
 
     def _recluster(self) -> None:
         """Re-cluster the embedded windows (when `RECLUSTER_EVERY` new ones came since the
-        last time) with the offline diarizer's clustering, keeping speaker ids stable."""
+        last time) and update the speakers (see the module docstring: "Clustering")."""
         with self._lock:
             if self._embedded - self._clustered < RECLUSTER_EVERY and self._clustered:
                 return
@@ -192,34 +211,71 @@ class LiveSpeakers:
             return
         from fw_asr_widgets.local import speakers
 
-        cent = speakers.cluster(x) if x.shape[0] >= speakers.MIN_WINDOWS else _few(x)
-        self._match(keys, x, cent)
+        free = speakers.cluster(x) if x.shape[0] >= speakers.MIN_WINDOWS else _few(x)
+        sizes = np.bincount(np.argmax(x @ free.T, axis=1), minlength=free.shape[0])
+        if not self._speakers:  # the first speaker: the largest cluster
+            self._speakers = [(self._new_id(), free[int(np.argmax(sizes))])]
+        ids = self._match(keys, x, free)
+        new = self._confirm(free, sizes, ids)
+        if new is not None:
+            self._speakers.append((self._new_id(), free[new]))
+        if new is None and len(ids) == len(self._speakers) and None not in ids:
+            # The whole stream's clustering agrees with the speakers known: adopt it.
+            by_id = dict(zip(ids, free, strict=True))
+            self._speakers = [(i, by_id[i]) for i, _ in self._speakers]
+        else:  # it does not: the known speakers (and a new one) refined on all windows
+            cent = _refine(x, np.stack([c for _, c in self._speakers]))
+            self._speakers = [(i, c) for (i, _), c in zip(self._speakers, cent, strict=True)]
+        cent = np.stack([c for _, c in self._speakers])
+        assign = np.argmax(x @ cent.T, axis=1).tolist()
+        self._win_ids = {k: self._speakers[a][0] for k, a in zip(keys, assign, strict=True)}
 
-    def _match(self, keys: list[int], x: np.ndarray, cent: np.ndarray) -> None:
-        """Adopt new centroids, keeping ids stable: each new cluster takes the id most of its
-        windows had before (one-to-one); clusters of new windows only get fresh ids."""
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _match(self, keys: list[int], x: np.ndarray, cent: np.ndarray) -> list[int | None]:
+        """The known speaker id of each cluster of `cent` (None: a cluster no known speaker
+        matches): one-to-one (Hungarian) by the ids its windows had at the last clustering,
+        by centroid similarity when no window had one."""
         from scipy.optimize import linear_sum_assignment
 
-        assign = np.argmax(x @ cent.T, axis=1)
-        old_ids = sorted({i for i in self._win_ids.values()})
+        known = [i for i, _ in self._speakers]
+        pos = {i: n for n, i in enumerate(known)}
+        votes = np.zeros((cent.shape[0], len(known)))
+        for k, a in zip(keys, np.argmax(x @ cent.T, axis=1).tolist(), strict=True):
+            if self._win_ids.get(k) in pos:
+                votes[a, pos[self._win_ids[k]]] += 1
+        if not votes.any():
+            votes = cent @ np.stack([c for _, c in self._speakers]).T + 1.0  # all positive
         ids: list[int | None] = [None] * cent.shape[0]
-        if old_ids:
-            pos = {i: n for n, i in enumerate(old_ids)}
-            m = np.zeros((cent.shape[0], len(old_ids)))
-            for k, a in zip(keys, assign.tolist(), strict=True):
-                if k in self._win_ids:
-                    m[a, pos[self._win_ids[k]]] += 1
-            rows, cols = linear_sum_assignment(m, maximize=True)
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                if m[r, c] > 0:
-                    ids[r] = old_ids[c]
-        for n, i in enumerate(ids):
-            if i is None:
-                ids[n] = self._next_id
-                self._next_id += 1
-        self._speakers = [(int(i), c) for i, c in zip(ids, cent, strict=True)]  # type: ignore[arg-type]
-        pairs = zip(keys, assign.tolist(), strict=True)
-        self._win_ids = {k: self._speakers[a][0] for k, a in pairs}
+        rows, cols = linear_sum_assignment(votes, maximize=True)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            if votes[r, c] > 0:
+                ids[r] = known[c]
+        return ids
+
+    def _confirm(self, cent: np.ndarray, sizes: np.ndarray, ids: list[int | None]) -> int | None:
+        """Track the clusters no known speaker matches (candidates); the index of the one to
+        make a new speaker now, if any: at least `NEW_WINDOWS` windows and seen in
+        `NEW_STREAK` re-clusterings in a row (or `NEW_WINDOWS_ALONE` windows at once)."""
+        cands: list[tuple[np.ndarray, int]] = []
+        best = None
+        for j, i in enumerate(ids):
+            if i is not None:
+                continue
+            streak = 1 + max(
+                (s for c, s in self._candidates if float(cent[j] @ c) >= SAME_CANDIDATE_COS),
+                default=0,
+            )
+            cands.append((cent[j], streak))
+            ok = sizes[j] >= NEW_WINDOWS and (streak >= NEW_STREAK or sizes[j] >= NEW_WINDOWS_ALONE)
+            if ok and (best is None or sizes[j] > sizes[best]):
+                best = j
+        if best is not None:  # its windows are a speaker now, no longer a candidate
+            cands = [(c, s) for c, s in cands if float(c @ cent[best]) < SAME_CANDIDATE_COS]
+        self._candidates = cands
+        return best
 
     def scores(self, start: float, end: float) -> np.ndarray:
         """Similarity of the windows overlapping [start, end] to each speaker (mean)."""
