@@ -22,12 +22,14 @@ persist. Its clusters are matched to them one-to-one (Hungarian) by the speaker 
 cluster's windows had at the last re-clustering. A cluster no speaker matches is a candidate;
 it becomes a new speaker (a new id) only once it has `NEW_WINDOWS` windows in `NEW_STREAK`
 re-clusterings in a row (followed by centroid cosine ≥ `SAME_CANDIDATE_COS`), or
-`NEW_WINDOWS_ALONE` windows at once. When the clustering finds as many clusters as there are
-speakers, each matched, the speakers take its centroids; otherwise (it found fewer, or an
-unconfirmed extra one) the speakers' centroids are refined on all windows (spherical k-means
-from where they were), so a count that swings down or up for one re-clustering moves no id.
-A word is labelled with the speaker whose centroid the windows overlapping it (weighted by
-overlap) are most like; a label is never changed once given.
+`NEW_WINDOWS_ALONE` windows at once, and (from the third speaker on) it is about as distinct
+from every known speaker as the two most alike known speakers are from each other (cosine at
+most `DISTINCT_MARGIN` above theirs). Each speaker whose cluster was found takes its centroid;
+candidates are left out, so their words go to the most alike speaker. When the clustering lost
+a speaker (it found fewer clusters), the known centroids are refined on all windows instead
+(spherical k-means from where they were). So a count that swings for a few re-clusterings
+moves no id. A word is labelled with the speaker whose centroid the windows overlapping it
+(weighted by overlap) are most like; a label is never changed once given.
 
 Decisions:
 - CAM++ rather than the voice encoder: on two_speakers.wav's single-speaker 1.5 s windows the
@@ -42,33 +44,37 @@ Decisions:
   The whole-stream count swings on the phone call even late: its two voices' centroids are
   about 0.8 alike (`speakers.MERGE_COS`), so over 30 s the count went 2, 2, 3, 3, 4, 2, 2, 2,
   2, 1, and each swing minted ids (4-5 labels for its 2 voices in benchmark runs). Measured by
-  replaying two recorded benchmark runs of the 13 files (each stream's audio and every call
-  the engine made, replayed into the labeller; also the same words re-driven with decodes
-  every 1 s / 2 s / 0.5 s, committed 2 / 2 / 1 s after they end: 8 replays of the call and of
-  each AMI snippet that has words (10 of 12); DER collar 0.25 s as in benchmarks/live_speakers.py):
-  before, the call got 2-5 labels, DER mean 11.3% (max 24.2%), AMI mean 35.3%; now 2 labels
-  in all 8, DER mean 7.4% (max 9.2%), AMI mean 34.9%. The floor (the same words labelled
-  from the reference) was 5.0% and 4.0% in those two runs: what is left on the call is the
-  second voice's first second (its words are committed before its cluster is confirmed) and
+  replay: 5 recorded streams of the call (and 2 of the AMI snippets, 1 more of ami_dev00;
+  each stream's audio and every call the engine made, replayed into the labeller), each also
+  re-driven with decodes every 1 s / 2 s / 0.5 s, the words committed 2 / 2 / 1 s after they
+  end: 20 replays of the call, DER collar 0.25 s as in benchmarks/live_speakers.py, AMI mean
+  over the replays of the snippets that have words (10 of 12). Before: the call got 2-6
+  labels, DER mean 13.3% (max 33.8%), AMI 29.6%. Now: mean 7.3% (max 8.8%), 2 labels in 16
+  replays and 3 in 4 (a short-lived id for the second voice's first 0.6 s), AMI 30.0%. The
+  floor (the same words labelled from the reference) was 3.9-5.0% in those streams: what is
+  left is the second voice's first second (committed before its cluster is confirmed) and
   0.3-0.6 s interjections inside the other voice's turns, shorter than a 1.5 s window.
-- Measured and not kept, same replays (call mean / max, labels; AMI mean): confirming after
-  one re-clustering: 17.4% / 27.7%, 3-4 labels; AMI 39.9%. After three: 9.0% / 14.9% (the
-  second voice named later); AMI 35.9%. Without the at-once rule (`NEW_WINDOWS_ALONE`): call
-  unchanged, AMI 35.4% (a speaker who only talks near the end never got an id); at 8
-  windows: 9.3% / 22.1%, 3 labels twice. 3-6 windows (`NEW_WINDOWS`), candidate matching at
-  cosine 0.7-0.9 and matching clusters to speakers by centroid similarity instead of window
-  votes: the call unchanged, AMI within 0.4 points. Re-clustering to exactly the known count
-  (`speakers.cluster(x, k, k)`) when the free count is lower, instead of refining: call 7.2%,
-  AMI 37.8% (ami_trn05's one speaker split). Re-clustering every window: call 6.7%, AMI
-  35.3%; every 4: 11.9% / 28.6%. Clustering on the worker thread after each decode (in
-  `prepare`) instead of at commit: call unchanged, AMI 35.6%. Refusing a candidate whose
-  centroid is more alike than 0.8 to a known speaker's gave the call one label (49%): while
-  one speaker is known, its centroid is the mean of both voices. No similarity threshold
-  tells a new voice from a split of a known one: a new speaker's centroid was 0.51-0.74 alike
-  to the nearest known (the call's 0.69-0.74), a split of one AMI speaker 0.54-0.79. The
-  cost of confirming: with commits one 0.5 s decode after the word (faster than the engine
-  commits) the call's second voice gets its id about a second later than before (13.8%
-  instead of 8.1% in one run).
+- Measured and not kept, same 20 replays (call DER mean / max, labels; AMI): refining the
+  known centroids whenever the clustering has a candidate, without the distinctness rule:
+  9.1% / 18.2%, 3 labels on the 3 quiet-machine streams (it split one voice's later turn
+  off); AMI 31.0%. The distinctness rule at margin 0: 8.9% / 14.7%, always 2 labels (the
+  second voice's drifted later turn went to the first), AMI 30.0%; at 0.1-0.15: 8.2-8.8% /
+  14.7-19.5%, up to 4 labels. The rule with refining: 11.3% / 23.0%. Confirming after one
+  re-clustering: 8.6% / 14.0%, AMI 29.6% (ami_trn03 10% → 23%); after three: 9.1% / 13.8%,
+  AMI 33.9%. The at-once rule at 8 windows: 7.7% / 13.9%; without it: call unchanged, AMI
+  30.2%. `NEW_WINDOWS` 3-6 and `SAME_CANDIDATE_COS` 0.7-0.9: within 0.2 points. Re-clustering
+  every window: 6.9% / 8.8%, AMI 30.0%, for twice the clustering; every 4: 12.0% / 23.3%.
+  First round (2 streams, 4 cadences; before the distinctness rule): re-clustering to exactly
+  the known count (`speakers.cluster(x, k, k)`) when the free count is lower instead of
+  refining: AMI 34.9% → 37.8% (ami_trn05's one speaker split); clustering on the worker
+  thread after each decode (in `prepare`): no better; matching clusters to speakers by
+  centroid similarity instead of window votes: the same; refusing a candidate more alike than
+  0.8 to a known speaker: the call got one label (49%), since while one speaker is known its
+  centroid is the mean of both voices. No absolute threshold tells a new voice from a split
+  of a known one: a new speaker's centroid was 0.51-0.74 alike to the nearest known, a split
+  of one AMI speaker 0.54-0.79 (hence a threshold relative to the known speakers' own
+  distance). The cost of confirming: with commits one 0.5 s decode after the word (faster
+  than the engine commits) the call's second voice gets its id about a second later.
 - Measured and not kept before (DER over Whisper's words, phone call / mean of 11 AMI
   snippets, one recorded stream each): online leader-follower assignment with join/new
   thresholds (0.45-0.6 / 0.3-0.5) found one speaker on the call (46%); agglomerative
@@ -103,6 +109,8 @@ NEW_WINDOWS = 4  # windows (2 s of speech) a cluster needs to become a new speak
 NEW_STREAK = 2  # re-clusterings in a row that must find it
 NEW_WINDOWS_ALONE = 10  # windows (5 s of speech) that make it a speaker in one re-clustering
 SAME_CANDIDATE_COS = 0.8  # a candidate cluster is last re-clustering's if this alike
+DISTINCT_MARGIN = 0.05  # a 3rd+ speaker: at most this much more alike to a known one than
+# the two most alike known speakers are to each other
 REFINE_ITERATIONS = 5
 DIM = 192
 
@@ -250,14 +258,16 @@ class LiveSpeakers:
         if not self._speakers:  # the first speaker: the largest cluster
             self._speakers = [(self._new_id(), free[int(np.argmax(sizes))])]
         ids = self._match(keys, x, free)
+        by_id = {i: c for i, c in zip(ids, free, strict=True) if i is not None}
         new = self._confirm(free, sizes, ids)
         if new is not None:
             self._speakers.append((self._new_id(), free[new]))
-        if new is None and len(ids) == len(self._speakers) and None not in ids:
-            # The whole stream's clustering agrees with the speakers known: adopt it.
-            by_id = dict(zip(ids, free, strict=True))
+            by_id[self._speakers[-1][0]] = free[new]
+        if all(i in by_id for i, _ in self._speakers):
+            # Every speaker has its cluster: they take its centroid. Clusters of no speaker
+            # (candidates) are left out: their words go to the most alike speaker.
             self._speakers = [(i, by_id[i]) for i, _ in self._speakers]
-        else:  # it does not: the known speakers (and a new one) refined on all windows
+        else:  # the clustering lost a speaker: refine the known centroids on all windows
             cent = _refine(x, np.stack([c for _, c in self._speakers]))
             self._speakers = [(i, c) for (i, _), c in zip(self._speakers, cent, strict=True)]
         cent = np.stack([c for _, c in self._speakers])
@@ -291,8 +301,11 @@ class LiveSpeakers:
 
     def _confirm(self, cent: np.ndarray, sizes: np.ndarray, ids: list[int | None]) -> int | None:
         """Track the clusters no known speaker matches (candidates); the index of the one to
-        make a new speaker now, if any: at least `NEW_WINDOWS` windows and seen in
-        `NEW_STREAK` re-clusterings in a row (or `NEW_WINDOWS_ALONE` windows at once)."""
+        make a new speaker now, if any (the rules: module docstring, "Clustering")."""
+        known = np.stack([c for _, c in self._speakers])
+        closest = -1.0  # cosine of the two most alike known speakers
+        if known.shape[0] >= 2:
+            closest = float((known @ known.T)[np.triu_indices(known.shape[0], 1)].max())
         cands: list[tuple[np.ndarray, int]] = []
         best = None
         for j, i in enumerate(ids):
@@ -304,6 +317,8 @@ class LiveSpeakers:
             )
             cands.append((cent[j], streak))
             ok = sizes[j] >= NEW_WINDOWS and (streak >= NEW_STREAK or sizes[j] >= NEW_WINDOWS_ALONE)
+            if known.shape[0] >= 2:  # as distinct as the known speakers are from each other
+                ok = ok and float(np.max(known @ cent[j])) <= closest + DISTINCT_MARGIN
             if ok and (best is None or sizes[j] > sizes[best]):
                 best = j
         if best is not None:  # its windows are a speaker now, no longer a candidate

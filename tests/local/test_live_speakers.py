@@ -1,7 +1,8 @@
-"""`LiveSpeakers` on a recorded stream of the two-speaker phone call: the calls the engine made
+"""`LiveSpeakers` on recorded streams of the two-speaker phone call: the calls the engine made
 (`data/two_speakers_live_calls.json`: audio received, the decoder's speech spans, the words
-committed, in order) replayed on the real audio, and the same words at other decode cadences.
-Two voices must get two labels, each mostly one person's, however the commits fall."""
+committed, in order; one stream on a busy machine, one on a quiet one) replayed on the real
+audio, and the same words at other decode cadences. However the commits fall, the two voices
+must be told apart: labels matched one-to-one to the two people cover nearly all the words."""
 
 from __future__ import annotations
 
@@ -23,28 +24,29 @@ def pcm(data_dir: Path) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def events() -> list[list]:
-    return json.loads(CALLS.read_text())["events"]
+def streams() -> dict[str, list[list]]:
+    return json.loads(CALLS.read_text())["streams"]
 
 
-def _purity(labels: dict[Word, str], data_dir: Path) -> tuple[dict[str, str], float]:
-    """Each label's main reference speaker (by word time) and the share of labelled word time
-    that is its label's main speaker's."""
+def _coverage(labels: dict[Word, str], data_dir: Path) -> tuple[dict[str, str], float]:
+    """The best one-to-one match of labels to reference speakers (by word time, words with one
+    reference speaker at their middle) and the share of that word time it gets right."""
+    from scipy.optimize import linear_sum_assignment
+
     turns = []
     for line in (data_dir / "two_speakers.rttm").read_text().splitlines():
         f = line.split()
         turns.append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
-    by: dict[tuple[str, str], float] = {}
-    total = 0.0
+    refs = sorted({t[2] for t in turns})
+    hyps = sorted(set(labels.values()))
+    time = [[0.0] * len(refs) for _ in hyps]
     for (s, e), hyp in labels.items():
         who = {spk for a, b, spk in turns if a <= (s + e) / 2 <= b}
-        if len(who) != 1:
-            continue
-        ref = next(iter(who))
-        by[(hyp, ref)] = by.get((hyp, ref), 0.0) + e - s
-        total += e - s
-    main = {h: max((v, r) for (hh, r), v in by.items() if hh == h) for h, _ in by}
-    return {h: r for h, (_, r) in main.items()}, sum(v for v, _ in main.values()) / total
+        if len(who) == 1:
+            time[hyps.index(hyp)][refs.index(who.pop())] += e - s
+    rows, cols = linear_sum_assignment(time, maximize=True)
+    right = sum(time[r][c] for r, c in zip(rows, cols, strict=True))
+    return {hyps[r]: refs[c] for r, c in zip(rows, cols, strict=True)}, right / sum(map(sum, time))
 
 
 def _replay(pcm: bytes, events: list[list]) -> tuple[LiveSpeakers, dict[Word, str]]:
@@ -81,26 +83,28 @@ def _steps(pcm: bytes, words: list[Word], step: float, lag: float) -> tuple[Live
 
 
 def _check(live: LiveSpeakers, labels: dict[Word, str], data_dir: Path) -> None:
-    main, purity = _purity(labels, data_dir)
-    print(f"labels -> reference speaker: {main}; purity {purity:.2f}")
-    assert live.speakers == ["SPEAKER_00", "SPEAKER_01"]  # two voices, two labels
-    assert sorted(main.values()) == ["speaker90", "speaker91"]  # one each
-    assert purity >= 0.85
+    match, right = _coverage(labels, data_dir)
+    print(f"labels {live.speakers}, matched {match}: {right:.0%} of the word time")
+    assert sorted(match.values()) == ["speaker90", "speaker91"]  # each voice has a label
+    assert right >= 0.88
+    assert len(live.speakers) <= 3  # at most one label beyond the two voices
 
 
-def test_the_recorded_stream_gets_one_label_per_voice(
-    pcm: bytes, events: list[list], data_dir: Path
+@pytest.mark.parametrize("stream", ["busy", "quiet"])
+def test_recorded_streams_tell_the_two_voices_apart(
+    pcm: bytes, streams: dict[str, list[list]], data_dir: Path, stream: str
 ) -> None:
+    events = streams[stream]
     live, labels = _replay(pcm, events)
     assert len(labels) == sum(ev[0] == "label" for ev in events)
     _check(live, labels, data_dir)
 
 
 @pytest.mark.parametrize(("step", "lag"), [(1.0, 2.0), (2.0, 2.0), (0.5, 1.0)])
-def test_other_decode_cadences_get_one_label_per_voice(
-    pcm: bytes, events: list[list], data_dir: Path, step: float, lag: float
+def test_other_decode_cadences_tell_the_two_voices_apart(
+    pcm: bytes, streams: dict[str, list[list]], data_dir: Path, step: float, lag: float
 ) -> None:
-    words = sorted({(ev[2], ev[3]) for ev in events if ev[0] == "label"})
+    words = sorted({(ev[2], ev[3]) for ev in streams["busy"] if ev[0] == "label"})
     live, labels = _steps(pcm, words, step, lag)
     assert set(labels) == set(words)
     _check(live, labels, data_dir)
