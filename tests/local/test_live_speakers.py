@@ -1,0 +1,110 @@
+"""`LiveSpeakers` on recorded streams of the two-speaker phone call: the calls the engine made
+(`data/two_speakers_live_calls.json`: audio received, the decoder's speech spans, the words
+committed, in order; one stream on a busy machine, one on a quiet one) replayed on the real
+audio, and the same words at other decode cadences. However the commits fall, the two voices
+must be told apart: labels matched one-to-one to the two people cover nearly all the words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fw_asr_widgets.audio import decode, float_to_pcm16
+from fw_asr_widgets.local._live_speakers import LiveSpeakers
+
+CALLS = Path(__file__).with_name("data") / "two_speakers_live_calls.json"
+Word = tuple[float, float]
+
+
+@pytest.fixture(scope="module")
+def pcm(data_dir: Path) -> bytes:
+    return float_to_pcm16(decode(data_dir / "two_speakers.wav"))
+
+
+@pytest.fixture(scope="module")
+def streams() -> dict[str, list[list]]:
+    return json.loads(CALLS.read_text())["streams"]
+
+
+def _coverage(labels: dict[Word, str], data_dir: Path) -> tuple[dict[str, str], float]:
+    """The best one-to-one match of labels to reference speakers (by word time, words with one
+    reference speaker at their middle) and the share of that word time it gets right."""
+    from scipy.optimize import linear_sum_assignment
+
+    turns = []
+    for line in (data_dir / "two_speakers.rttm").read_text().splitlines():
+        f = line.split()
+        turns.append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
+    refs = sorted({t[2] for t in turns})
+    hyps = sorted(set(labels.values()))
+    time = [[0.0] * len(refs) for _ in hyps]
+    for (s, e), hyp in labels.items():
+        who = {spk for a, b, spk in turns if a <= (s + e) / 2 <= b}
+        if len(who) == 1:
+            time[hyps.index(hyp)][refs.index(who.pop())] += e - s
+    rows, cols = linear_sum_assignment(time, maximize=True)
+    right = sum(time[r][c] for r, c in zip(rows, cols, strict=True))
+    return {hyps[r]: refs[c] for r, c in zip(rows, cols, strict=True)}, right / sum(map(sum, time))
+
+
+def _replay(pcm: bytes, events: list[list]) -> tuple[LiveSpeakers, dict[Word, str]]:
+    live, fed, labels = LiveSpeakers(), 0, {}
+    for ev in events:
+        upto = int(round(ev[1] * 16_000)) * 2
+        if upto > fed:
+            live.add_pcm16(pcm[fed:upto])
+            fed = upto
+        if ev[0] == "prepare":
+            live.prepare([(a, b) for a, b in ev[2]], ev[3])
+        else:
+            label = live.label(ev[2], ev[3])
+            assert label is not None
+            labels[(ev[2], ev[3])] = label
+    return live, labels
+
+
+def _steps(pcm: bytes, words: list[Word], step: float, lag: float) -> tuple[LiveSpeakers, dict]:
+    """Decodes every `step` s (speech: the words ended by then), each word committed `lag` s
+    after it ends; everything left is committed at the end."""
+    live, fed, done, labels = LiveSpeakers(), 0, 0, {}
+    end = len(pcm) / 32_000
+    t = 0.0
+    while t < end:
+        t = min(t + step, end)
+        live.add_pcm16(pcm[fed : int(t * 16_000) * 2])
+        fed = int(t * 16_000) * 2
+        live.prepare([w for w in words if w[1] <= t], t)
+        while done < len(words) and (t >= end or words[done][1] <= t - lag):
+            labels[words[done]] = live.label(*words[done])
+            done += 1
+    return live, labels
+
+
+def _check(live: LiveSpeakers, labels: dict[Word, str], data_dir: Path) -> None:
+    match, right = _coverage(labels, data_dir)
+    print(f"labels {live.speakers}, matched {match}: {right:.0%} of the word time")
+    assert sorted(match.values()) == ["speaker90", "speaker91"]  # each voice has a label
+    assert right >= 0.88
+    assert len(live.speakers) <= 3  # at most one label beyond the two voices
+
+
+@pytest.mark.parametrize("stream", ["busy", "quiet"])
+def test_recorded_streams_tell_the_two_voices_apart(
+    pcm: bytes, streams: dict[str, list[list]], data_dir: Path, stream: str
+) -> None:
+    events = streams[stream]
+    live, labels = _replay(pcm, events)
+    assert len(labels) == sum(ev[0] == "label" for ev in events)
+    _check(live, labels, data_dir)
+
+
+@pytest.mark.parametrize(("step", "lag"), [(1.0, 2.0), (2.0, 2.0), (0.5, 1.0)])
+def test_other_decode_cadences_tell_the_two_voices_apart(
+    pcm: bytes, streams: dict[str, list[list]], data_dir: Path, step: float, lag: float
+) -> None:
+    words = sorted({(ev[2], ev[3]) for ev in streams["busy"] if ev[0] == "label"})
+    live, labels = _steps(pcm, words, step, lag)
+    assert set(labels) == set(words)
+    _check(live, labels, data_dir)
