@@ -16,8 +16,11 @@ Decisions:
 - Embedding is the costly part of labelling (CAM++ on 1.5 s windows: up to ~2 s for a long
   segment on a loaded 2-core machine), and labels are given on the thread that receives the
   server's messages. So the windows under a segment's words are embedded while the segment is
-  still partial, on one worker thread (`warm`, the latest request replacing any not started);
-  when it becomes final only the windows its last words added are left to embed.
+  still partial, on one worker thread (`warm`, the latest request replacing any not started),
+  into a cache (`LiveSpeakers.embed_ahead`): partial words can be wrong, so what is clustered
+  is still decided by the final words only (letting the partial words' windows into the
+  clustering merged the call's two voices in 1 of 3 runs on a loaded machine). When it
+  becomes final only the windows its last words added are left to embed.
 - The labeller needs the `local` extra (onnxruntime and the CAM++ weights); without it,
   asking for labels raises `ConfigurationError` naming the fix when the stream is created,
   not mid-stream. `api` imports `local` only here, lazily.
@@ -104,7 +107,7 @@ class ClientSpeakers:
                 spans, self._wanted = self._wanted, None
             # A failed warm-up only loses time: label() embeds what is missing.
             with contextlib.suppress(Exception):
-                self._live.prepare(spans)
+                self._live.embed_ahead(spans)
 
     def close(self) -> None:
         """Stop the worker thread (labels already given stay)."""

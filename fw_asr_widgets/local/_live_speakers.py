@@ -165,6 +165,7 @@ class LiveSpeakers:
     _carry: bytes = b""
     _offset: int = 0  # absolute sample index of the first kept sample
     _emb: dict[int, np.ndarray] = field(default_factory=dict)  # grid index -> embedding
+    _ahead: dict[int, np.ndarray] = field(default_factory=dict)  # embedded, not yet speech
     _speakers: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (id, centroid)
     _candidates: list[tuple[np.ndarray, int]] = field(default_factory=list)  # (centroid, streak)
     _embedded: int = 0  # windows embedded so far
@@ -207,32 +208,56 @@ class LiveSpeakers:
 
     def prepare(self, speech: Sequence[Span], upto: float | None = None) -> int:
         """Embed the grid windows that end by `upto` s (default: all audio received) and hold
-        at least `MIN_SPEECH` s of `speech` (spans in stream seconds). Returns how many."""
+        at least `MIN_SPEECH` s of `speech` (spans in stream seconds). Returns how many.
+
+        These windows are the ones clustered. Windows `embed_ahead` embedded are taken from
+        its cache instead of being embedded again."""
+        return self._embed(speech, upto, ahead=False)
+
+    def embed_ahead(self, speech: Sequence[Span], upto: float | None = None) -> int:
+        """Embed the windows `prepare` would, into a cache only: nothing is clustered until
+        `prepare` names them speech. For speech that is not certain yet (partial words), so
+        that a later `prepare` is quick without letting guesses into the clustering."""
+        return self._embed(speech, upto, ahead=True)
+
+    def _embed(self, speech: Sequence[Span], upto: float | None, *, ahead: bool) -> int:
         spans = _merge(speech)
         with self._lock:
             end = self.received if upto is None else min(upto, self.received)
             start = self._offset / SAMPLE_RATE
+            first = int(np.ceil(start / STEP - 1e-9))
+            for k in [k for k in self._ahead if k < first]:  # its audio is gone
+                del self._ahead[k]
             audio = None
             todo: list[int] = []
-            k = int(np.ceil(start / STEP - 1e-9))
+            cached = 0
+            k = first
             while k * STEP + WINDOW <= end + 1e-9:
                 w = (k * STEP, k * STEP + WINDOW)
                 if k not in self._emb and _overlap(w, spans) >= MIN_SPEECH:
-                    todo.append(k)
+                    if k in self._ahead and not ahead:
+                        self._emb[k] = self._ahead.pop(k)
+                        cached += 1
+                    elif k not in self._ahead:
+                        todo.append(k)
                 k += 1
+            self._embedded += cached
             if todo:
                 audio = np.frombuffer(bytes(self._pcm), dtype="<i2").astype(np.float32) / 32768.0
         if not todo or audio is None:
-            return 0
+            return cached
         wins = [(k * STEP - start, k * STEP + WINDOW - start) for k in todo]
         from fw_asr_widgets.local import speakers
 
         vectors = speakers.embed_spans(audio, wins)
         with self._lock:
             for k, v in zip(todo, vectors, strict=True):
-                self._emb[k] = v
-            self._embedded += len(todo)
-        return len(todo)
+                if ahead:
+                    self._ahead[k] = v
+                elif k not in self._emb:
+                    self._emb[k] = v
+                    self._embedded += 1
+        return cached + len(todo)
 
     # -- clustering and labels (caller's thread) -----------------------------------------
 

@@ -112,8 +112,17 @@ def test_partial_segments_are_embedded_before_they_are_final(
 
     from fw_asr_widgets.api import _stream_speakers
     from fw_asr_widgets.audio import decode, float_to_pcm16
+    from fw_asr_widgets.local import speakers
 
     monkeypatch.setattr(_stream_speakers, "IDLE", 0.3)
+    threads: list[str] = []  # the thread of each embedding call
+    embed_spans = speakers.embed_spans
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return embed_spans(*args, **kwargs)
+
+    monkeypatch.setattr(speakers, "embed_spans", recording)
     p = StreamProtocol(speakers=True)
     p.send_audio(float_to_pcm16(decode(data_dir / "two_speakers.wav")[: 16_000 * 12]))
     words = [(7.0 + 0.5 * i, 7.4 + 0.5 * i) for i in range(8)]  # Diane, 7-11 s
@@ -121,13 +130,15 @@ def test_partial_segments_are_embedded_before_they_are_final(
     live = p._speakers._live
     p.receive_text(_segment_message(words, final=False))
     deadline = time.monotonic() + 60
-    while live._embedded < 4 and time.monotonic() < deadline:
+    while len(live._ahead) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert live._embedded >= 4  # windows under the partial words, embedded off this thread
+    assert len(live._ahead) >= 4  # windows under the partial words, embedded off this thread
+    assert live._embedded == 0  # ... but not clustered: partial words may still change
     assert all(w.speaker is None for w in p.transcript.words)  # no label before final
-    before = live._embedded
+    ahead = len(live._ahead)
     p.receive_text(_segment_message(words, final=True))
-    assert live._embedded == before  # nothing left to embed on the receiving thread
+    assert threads and set(threads) == {"fw-asr-speaker-embed"}  # none on this thread
+    assert live._embedded == ahead and not live._ahead  # the cached windows, now clustered
     assert {w.speaker for w in p.transcript.words} == {"SPEAKER_00"}
     deadline = time.monotonic() + 30
     while any(t.name == "fw-asr-speaker-embed" for t in threading.enumerate()):
