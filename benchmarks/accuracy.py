@@ -108,6 +108,15 @@ def _reference_rttm(name: str) -> tuple[str, int]:
 SOLO_MIN = 0.5  # s a speaker must talk alone at a stretch to be countable from a voice alone
 
 
+def _rttm_turns(rttm: str) -> list[tuple[float, float, str]]:
+    """(start, end, speaker) of each line of RTTM text."""
+    return [
+        (float(p[3]), float(p[3]) + float(p[4]), p[7])
+        for p in map(str.split, rttm.splitlines())
+        if p
+    ]
+
+
 def _all_heard_alone(name: str) -> bool:
     """Whether every reference speaker of `name` talks alone for `SOLO_MIN` s at a stretch.
 
@@ -115,11 +124,7 @@ def _all_heard_alone(name: str) -> bool:
     method measured here) cannot count a speaker who is only ever heard under someone else.
     """
     rttm, _ = _reference_rttm(name)
-    turns = [
-        (float(p[3]), float(p[3]) + float(p[4]), p[7])
-        for p in map(str.split, rttm.splitlines())
-        if p
-    ]
+    turns = _rttm_turns(rttm)
     names = sorted({t[2] for t in turns})
     grid = np.zeros((int(max(t[1] for t in turns) * 100) + 1, len(names)), dtype=bool)
     for s, e, spk in turns:
@@ -138,11 +143,7 @@ def _people(rttm: str, hyp: list[tuple[float | None, float | None, str | None]])
     Equal to the speaker count only when the speakers found are that many different people,
     not the count reached by splitting one voice (as the voice-encoder diarizer does).
     """
-    ref = [
-        (float(p[3]), float(p[3]) + float(p[4]), p[7])
-        for p in map(str.split, rttm.splitlines())
-        if p
-    ]
+    ref = _rttm_turns(rttm)
     by: dict[str, dict[str, float]] = {}
     for s, e, spk in hyp:
         if s is None or e is None or spk is None:
