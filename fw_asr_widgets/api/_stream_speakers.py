@@ -63,6 +63,15 @@ def _labeller() -> LiveSpeakers:
     return LiveSpeakers()
 
 
+def _spans(seg: Segment) -> list[tuple[float, float]]:
+    """(start, end) of the segment's words that have both times."""
+    return [
+        (float(w.start), float(w.end))
+        for w in seg.words
+        if w.start is not None and w.end is not None
+    ]
+
+
 class ClientSpeakers:
     """Labels final segments from the audio sent (see the module docstring)."""
 
@@ -76,11 +85,7 @@ class ClientSpeakers:
     def warm(self, seg: Segment) -> None:
         """Embed, on the worker thread, the windows under the timed words of a segment that
         is not final yet (so that labelling it when it is final is quick)."""
-        spans = [
-            (float(w.start), float(w.end))
-            for w in seg.words
-            if w.start is not None and w.end is not None
-        ]  # type: ignore[arg-type]
+        spans = _spans(seg)
         if not spans or seg.speaker is not None:
             return
         with self._cv:
@@ -130,10 +135,9 @@ class ClientSpeakers:
         Unchanged (one piece) when the server labelled it or it has no word times."""
         if seg.speaker is not None or any(w.speaker is not None for w in seg.words):
             return [seg]
-        timed = [w for w in seg.words if w.start is not None and w.end is not None]
-        if not timed:
+        spans = _spans(seg)
+        if not spans:
             return [seg]
-        spans = [(float(w.start), float(w.end)) for w in timed]  # type: ignore[arg-type]
         self._live.prepare(spans)
         runs: list[list[Word]] = []
         last: str | None = None
