@@ -39,6 +39,12 @@ Decisions:
   an estimate: the file's duration (probed before sending) divided by a speed factor, at first
   `ASSUMED_SPEED`, then the speed measured on this uploader's finished files. `started_at` is
   the kernel's wall clock (epoch seconds); the page counts from it.
+- Slices may reach `_on_slice` out of order: the page keeps `window` slices in flight, and a
+  kernel that hands a widget's messages to several threads (JupyterLab's kernel subshells)
+  lets a later slice take the lock first. A slice ahead of the expected one, by less than the
+  window, is held (at most `window` slices of memory) and written, then acknowledged, when
+  its turn comes. A larger gap cannot come from a page that honours the window, so it fails
+  the file; so does a gap that is never filled (`STALE_SECONDS`, as for an abandoned page).
 """
 
 from __future__ import annotations
@@ -105,6 +111,8 @@ class _Upload:
     temp: bool = True
     failed: bool = False
     last_slice: float = field(default_factory=time.monotonic)
+    ahead: dict[int, tuple[bool, memoryview]] = field(default_factory=dict)
+    """Slices that arrived before `next_index`: index -> (final, bytes)."""
 
 
 def _human(n: int) -> str:
@@ -337,6 +345,7 @@ class Uploader(FwWidget):
 
     def _fail(self, rec: _Upload, message: str) -> None:
         rec.failed = True
+        rec.ahead.clear()
         self._close_file(rec)
         with self._lock:
             self.errors[rec.source] = message
@@ -348,14 +357,23 @@ class Uploader(FwWidget):
         now = time.monotonic()
         for rec in list(self._uploads.values()):
             if rec.fh is not None and not rec.failed and now - rec.last_slice >= STALE_SECONDS:
-                self._fail(
-                    rec,
-                    f"interrupted after {_human(rec.received)} of {_human(rec.size)}: the page "
-                    "was reloaded or closed during the upload; drop the file again",
-                )
+                if rec.ahead:
+                    msg = (
+                        f"upload stalled at {_human(rec.received)} of {_human(rec.size)}: "
+                        f"slice {rec.next_index} never arrived; drop the file again"
+                    )
+                else:
+                    msg = (
+                        f"interrupted after {_human(rec.received)} of {_human(rec.size)}: the "
+                        "page was reloaded or closed during the upload; drop the file again"
+                    )
+                self._fail(rec, msg)
 
     def _slice_error(self, fid: str, message: str) -> None:
         self._post({"type": "slice_error", "file_id": fid, "message": message})
+
+    def _window(self) -> int:
+        return min(max(1, int(self.window)), 64)
 
     def _on_slice(self, content: dict[str, Any], buffers: list[Any]) -> None:
         fid = content.get("file_id")
@@ -373,7 +391,7 @@ class Uploader(FwWidget):
             rec = _Upload(id=fid, name=name, size=size)
             rec.source = self._unique_source(name)
             self._add_row(rec)
-            if index != 0:
+            if index >= self._window():
                 msg = f"slice {index} arrived before slice 0: upload out of order"
                 self._fail(rec, msg)
                 self._slice_error(fid, msg)
@@ -388,30 +406,44 @@ class Uploader(FwWidget):
         if index < rec.next_index:  # duplicate: acknowledge again, write nothing
             self._post({"type": "slice_ack", "file_id": fid, "index": index})
             return
-        if index > rec.next_index:
-            msg = (
-                f"slice {index} arrived while slice {rec.next_index} was expected: "
-                "upload out of order"
-            )
-            self._fail(rec, msg)
-            self._slice_error(fid, msg)
-            return
         if rec.fh is None:  # already complete; a late slice with a new index
             self._slice_error(fid, f"slice {index} arrived after the final slice")
             return
         data = memoryview(buffers[0]) if buffers else memoryview(b"")
+        final = bool(content.get("final"))
+        if index > rec.next_index:
+            if index - rec.next_index >= self._window():
+                msg = (
+                    f"slice {index} arrived while slice {rec.next_index} was expected: "
+                    "upload out of order"
+                )
+                self._fail(rec, msg)
+                self._slice_error(fid, msg)
+                return
+            # Its turn comes when the gap fills; a copy, as the message's buffer is not ours.
+            rec.ahead[index] = (final, memoryview(bytes(data)))
+            rec.last_slice = time.monotonic()
+            return
+        self._write_slice(rec, final, data)
+        while not rec.failed and rec.fh is not None and rec.next_index in rec.ahead:
+            final, data = rec.ahead.pop(rec.next_index)
+            self._write_slice(rec, final, data)
+
+    def _write_slice(self, rec: _Upload, final: bool, data: memoryview) -> None:
+        """Write the expected slice `rec.next_index`, acknowledge it, finish on the last."""
+        fid, index = rec.id, rec.next_index
         if rec.received + data.nbytes > rec.size:
             msg = f"received more than the declared {rec.size} bytes"
             self._fail(rec, msg)
             self._slice_error(fid, msg)
             return
+        assert rec.fh is not None
         rec.fh.write(data)
         rec.last_slice = time.monotonic()
         rec.received += data.nbytes
         rec.next_index += 1
         self._post({"type": "slice_ack", "file_id": fid, "index": index})
         progress = rec.received / rec.size if rec.size else 1.0
-        final = bool(content.get("final"))
         if final:
             self._close_file(rec, delete=False)
             if rec.received != rec.size:
@@ -431,8 +463,8 @@ class Uploader(FwWidget):
         kind = content.get("type")
         if kind == "slice":
             # One slice at a time: a kernel may hand a widget's messages to more than one
-            # thread (JupyterLab's kernel subshells), and a slice must see the previous
-            # slice's bookkeeping finished ("slice 1 arrived while slice 0 was expected").
+            # thread (JupyterLab's kernel subshells). The lock keeps each slice's bookkeeping
+            # whole; `_on_slice` puts slices that overtake each other back in order.
             with self._lock:
                 self._on_slice(content, list(buffers or []))
         elif kind == "path":

@@ -110,26 +110,113 @@ def test_slices_acked_transcribed_and_temp_file_removed(client: Any, data_dir: P
     up.close()
 
 
+def test_slices_overtaking_each_other_within_the_window_are_put_back_in_order(
+    client: Any, data_dir: Path
+) -> None:
+    """A kernel that runs a widget's messages on several threads may deliver slice 2 before
+    slice 1 (the page keeps `window` slices in flight): the file must still arrive whole."""
+    data = (data_dir / "jfk.wav").read_bytes()
+    total = -(-len(data) // SLICE)
+    assert total >= 6
+    up = Uploader(client=client, language="en", keep_audio=True)
+    assert up.window == 3
+    wire = Wire(up)
+    # Slice 0 comes after 1 and 2 (a new file's first message is not slice 0); then each
+    # window of three arrives back to front.
+    order = [1, 2, 0]
+    for first in range(3, total, 3):
+        order += reversed(range(first, min(total, first + 3)))
+    assert sorted(order) == list(range(total))
+    wire.upload("f1", data, "jfk.wav", order=order)
+    assert wire.errors("f1") == []
+    # Acknowledged only when written, so always in file order: the page's window holds.
+    assert wire.acks("f1") == list(range(total))
+    assert up.wait(timeout=120)
+    assert row(up, "f1")["state"] == "done"
+    assert up.audio_paths["jfk.wav"].read_bytes() == data
+    assert "ask not" in up.transcripts["jfk.wav"].text.lower()
+    up.close()
+
+
+def test_slices_from_several_threads_arrive_whole(data_dir: Path) -> None:
+    """The browser's window, with each slice handed to its own thread (kernel subshells)."""
+    import threading
+
+    data = (data_dir / "two_speakers.wav").read_bytes()
+    total = -(-len(data) // SLICE)
+    for attempt in range(5):
+        up = Uploader(client=object(), keep_audio=True)
+        wire = Wire(up)
+        fid = f"t{attempt}"
+        written: list[bytes] = []
+        up._submit = lambda rec, target, out=written: out.append(Path(target).read_bytes())  # type: ignore[method-assign]
+        for first in range(0, total, up.window):
+            batch = range(first, min(total, first + up.window))
+            threads = [
+                threading.Thread(
+                    target=wire.slice,
+                    args=(fid, data, i),
+                    kwargs={"name": "a.wav", "final": i == total - 1},
+                )
+                for i in reversed(batch)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert wire.errors(fid) == []
+        assert sorted(wire.acks(fid)) == list(range(total))
+        assert written == [data]
+        up.close()
+
+
 def test_out_of_order_slice_fails_the_file_with_clear_error(data_dir: Path) -> None:
     data = (data_dir / "two_speakers.wav").read_bytes()
     up = Uploader(client=object())  # never reached
     wire = Wire(up)
     wire.slice("f2", data, 0, name="a.wav")
     assert len(temp_files(up)) == 1
-    wire.slice("f2", data, 2, name="a.wav")  # slice 1 lost
+    wire.slice("f2", data, 2, name="a.wav")  # ahead, within the window: held
+    assert wire.acks("f2") == [0] and wire.errors("f2") == []
+    wire.slice("f2", data, 4, name="a.wav")  # slice 1 lost: beyond what the page has in flight
     assert wire.acks("f2") == [0]
-    assert wire.errors("f2") == ["slice 2 arrived while slice 1 was expected: upload out of order"]
+    assert wire.errors("f2") == ["slice 4 arrived while slice 1 was expected: upload out of order"]
     r = row(up, "f2")
     assert r["state"] == "error" and "out of order" in r["error"]
     assert up.errors["a.wav"] == r["error"]
     assert temp_files(up) == []  # removed on error
+    assert up._uploads["f2"].ahead == {}  # held slices released
     # Further slices of the failed file are refused, not written.
     wire.slice("f2", data, 1, name="a.wav")
     assert wire.acks("f2") == [0] and len(wire.errors("f2")) == 2
-    # A file whose first message is not slice 0 fails too.
+    # A file whose first message is not among the first window of slices fails too.
     wire.slice("f3", data, 3, name="b.wav")
     assert row(up, "f3")["state"] == "error"
     assert "before slice 0" in wire.errors("f3")[0]
+    up.close()
+
+
+def test_gap_that_never_fills_fails_the_file_once_stale(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fw_asr_widgets.widgets.uploader as uploader_mod
+
+    data = (data_dir / "two_speakers.wav").read_bytes()
+    up = Uploader(client=object())
+    wire = Wire(up)
+    wire.slice("f4", data, 0, name="c.wav")
+    wire.slice("f4", data, 2, name="c.wav")
+    up._on_msg(up, {"type": "hello"}, [])  # a view renders: still fresh, nothing dropped
+    assert row(up, "f4")["state"] == "uploading"
+    monkeypatch.setattr(uploader_mod, "STALE_SECONDS", 0.0)
+    up._on_msg(up, {"type": "hello"}, [])
+    r = row(up, "f4")
+    assert r["state"] == "error"
+    assert r["error"] == (
+        f"upload stalled at 64.0 KB of {len(data) / 1024:.1f} KB: slice 1 never arrived; "
+        "drop the file again"
+    )
+    assert temp_files(up) == []
     up.close()
 
 
