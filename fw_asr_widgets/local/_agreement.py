@@ -74,6 +74,7 @@ class StreamSegment:
     id: int
     words: list[HypWord] = field(default_factory=list)
     partial: list[HypWord] = field(default_factory=list)
+    span: tuple[float, float] | None = None  # start/end to send instead of the words' span
 
     @property
     def speaker(self) -> str | None:
@@ -89,7 +90,9 @@ class StreamSegment:
         ]
         all_words = self.words + self.partial
         seg: dict[str, Any] = {"id": self.id, "text": " ".join(w["word"] for w in words)}
-        if segment_times:
+        if segment_times and self.span is not None:
+            seg["start"], seg["end"] = round(self.span[0], 3), round(self.span[1], 3)
+        elif segment_times:
             seg["start"] = round(all_words[0].start, 3) if all_words else 0.0
             seg["end"] = round(all_words[-1].end, 3) if all_words else 0.0
         if self.speaker is not None:
@@ -119,7 +122,9 @@ class LocalAgreement:
     word of it), `clear()` to close the context, `message()` for the next wire message.
     `labeler` (optional) gives each word its speaker as it is committed; the open segment is
     closed before a committed word whose speaker differs from the segment's, so every segment
-    has one speaker.
+    has one speaker. `extent` (optional) gives a closed segment its times, from its words'
+    span and the bounds of its neighbours (`extent(start, end, lo, hi)`; the engine widens
+    it to detected speech).
     """
 
     def __init__(
@@ -130,9 +135,11 @@ class LocalAgreement:
         word_times: bool = True,
         segment_times: bool = True,
         labeler: Callable[[HypWord], str | None] | None = None,
+        extent: Callable[[float, float, float, float], tuple[float, float]] | None = None,
     ) -> None:
         self.language = language
         self.labeler = labeler
+        self.extent = extent
         self.task = task
         self.word_times = word_times
         self.segment_times = segment_times
@@ -286,6 +293,31 @@ class LocalAgreement:
             self.language, word_times=self.word_times, segment_times=self.segment_times
         )
 
+    def _give_spans(self) -> None:
+        """Fix the times of closed segments that have none yet with `extent`, bounded by the
+        previous segment's end and the next segment's first word as known now (the open
+        segment's, when it is the next; its words may still move by a decode's jitter)."""
+        if self.extent is None:
+            return
+        first = len(self._closed)
+        while first > 0 and self._closed[first - 1].span is None:
+            first -= 1
+        for i in range(first, len(self._closed)):
+            seg = self._closed[i]
+            prev = self._closed[i - 1] if i else None
+            lo = 0.0
+            if prev is not None:
+                lo = prev.span[1] if prev.span is not None else prev.words[-1].end
+            nxt = (
+                self._closed[i + 1].words
+                if i + 1 < len(self._closed)
+                else self._open.words + self._open.partial
+            )
+            s0, s1 = seg.words[0].start, seg.words[-1].end
+            hi = max(s1, nxt[0].start) if nxt else float("inf")
+            a, b = self.extent(s0, s1, min(lo, s0), hi)
+            seg.span = (min(s0, max(a, lo)), max(s1, min(b, hi)))
+
     def messages(self, *, full: bool = False) -> list[dict[str, Any]]:
         """The next wire messages (empty when nothing changed since the last ones).
 
@@ -295,6 +327,7 @@ class LocalAgreement:
         message. `full=True` gives one message listing every segment (the final state).
         Each message lists the highest segment id sent so far (see the module doc).
         """
+        self._give_spans()
         if full:
             groups = [g for g in [list(self.segments)] if g]
         else:

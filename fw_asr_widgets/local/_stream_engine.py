@@ -7,6 +7,8 @@ Speaker labels (`_live_speakers.LiveSpeakers`): the labeller gets every audio fr
 worker thread embeds the new speech windows right after each decode (the decoded words tell
 where speech is), and each word is labelled on the caller's thread as local agreement commits
 it (clustering only, no model run), so labels go out in the same message as the commit.
+Each closed segment is widened to the speech Silero detected around it
+(`LiveSpeakers.extent`), as file diarization widens segments to its speaker turns.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class StreamEngine:
             word_times=word_times,
             segment_times=segment_times,
             labeler=self._label if speakers else None,
+            extent=self.speakers.extent if self.speakers is not None else None,
         )
         self._pcm = bytearray()  # PCM16 of the buffer (whole samples)
         self._carry = b""  # odd trailing byte

@@ -91,7 +91,13 @@ its word is committed, from the audio received by then (`_live_speakers`), and s
 same message as the commit; it is never revised: a closed segment is never listed again, and
 the open segment's label is its committed words', which do not change. So both merge rules
 hold unchanged (replacing a listed segment by id brings its label along), and a client that
-does not know the field reads the same text, ids and times and simply ignores it.
+does not know the field reads the same text and ids and simply ignores it.
+One more thing changes with `diarize=true`: a closed segment's `start`/`end` span the speech
+detected around its words (Silero VAD run on the stream, at most 1 s each way, never into the
+neighbouring segments; `LiveSpeakers.extent`), as file diarization widens segments to its
+speaker turns. Word times stay Whisper's. Whisper's live word times start late (on the phone
+call speaker91's turn starts at 21.78 s, its first word at 22.44 s), and that time was
+missed speech for every labeller.
 
 Decisions:
 - Labels are opt-in (`diarize=true`, the file API's name for the same thing), not default:

@@ -108,3 +108,34 @@ def test_other_decode_cadences_tell_the_two_voices_apart(
     live, labels = _steps(pcm, words, step, lag)
     assert set(labels) == set(words)
     _check(live, labels, data_dir)
+
+
+def test_speech_detection_runs_incrementally_and_widens_to_the_onset(
+    pcm: bytes, data_dir: Path
+) -> None:
+    """Silero over the stream in uneven pieces gives the probabilities of one pass over the
+    whole file; `extent` widens a word span to the detected speech around it, within bounds."""
+    import numpy as np
+    from faster_whisper.vad import get_vad_model
+
+    from fw_asr_widgets.local import _live_speakers as mod
+
+    live = LiveSpeakers()
+    fed = 0
+    for size in [3_000, 17_001, 1_024, 64_000] * 40:
+        live.add_pcm16(pcm[fed : fed + size])
+        fed += size
+        live.detect_speech()
+    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    whole = np.asarray(get_vad_model()(audio[: audio.size // 512 * 512])).reshape(-1)
+    assert len(live._probs) == whole.size
+    assert np.abs(np.array(live._probs) - whole).max() < 0.01
+    # speaker91 starts at 21.78 s (reference); Whisper's live words start at 22.42 s.
+    start, end = live.extent(22.42, 28.3)
+    assert 21.7 <= start <= 21.9 and end >= 28.3
+    assert live.extent(22.42, 28.3, lo=22.0)[0] >= 22.0  # never past the previous segment
+    assert live.extent(22.42, 22.9, hi=23.0)[1] <= 23.0
+    # Never narrowed, and at most MAX_WIDEN either way; silence (0-6 s) widens nothing.
+    a, b = live.extent(10.0, 11.0)
+    assert 10.0 - mod.MAX_WIDEN <= a <= 10.0 and 11.0 <= b <= 11.0 + mod.MAX_WIDEN
+    assert live.extent(2.0, 2.5) == (2.0, 2.5)

@@ -46,6 +46,36 @@ def test_agreement_labels_committed_words_and_splits_at_a_speaker_change() -> No
     assert "speaker_id" not in json.dumps(out)
 
 
+def test_agreement_gives_closed_segments_their_extent_within_their_neighbours() -> None:
+    """`extent` fixes a closed segment's times once, never past the previous segment's end
+    or the next segment's first word; the open segment keeps its words' span."""
+    asked: list[tuple[float, float, float, float]] = []
+
+    def extent(s0: float, s1: float, lo: float, hi: float) -> tuple[float, float]:
+        asked.append((s0, s1, lo, hi))
+        return s0 - 5.0, s1 + 5.0  # wider than the neighbours allow
+
+    la = LocalAgreement(
+        labeler=lambda w: "SPEAKER_00" if w.word in "ab" else "SPEAKER_01", extent=extent
+    )
+    hyp = [W("a", 1.0), W("b", 1.5), W("c", 2.5), W("d", 3.0)]
+    la.insert(hyp)
+    la.insert([*hyp, W("e", 3.5)])  # a-d commit, e is partial; "c" closed segment 0
+    segs = {s["id"]: s for m in la.messages() for s in m["segments"]}
+    assert [w["word"] for w in segs[0]["words"]] == ["a", "b"]
+    # Segment 0: widened, but not before 0 s nor into "c" (the next segment's first word).
+    assert asked == [(1.0, 1.9, 0.0, 2.5)]
+    assert (segs[0]["start"], segs[0]["end"]) == (0.0, 2.5)
+    assert (segs[1]["start"], segs[1]["end"]) == (2.5, 3.9)  # open: its words' span
+    la.insert([*hyp, W("e", 3.5)], final=True)
+    full = {s["id"]: s for s in la.message(full=True)["segments"]}
+    assert (full[0]["start"], full[0]["end"]) == (0.0, 2.5)  # given once, kept
+    assert asked[1:] == [(2.5, 3.9, 2.5, float("inf"))]
+    assert (full[1]["start"], full[1]["end"]) == (2.5, 8.9)
+    # Word times are never touched.
+    assert [(w["start"], w["end"]) for w in full[0]["words"]] == [(1.0, 1.4), (1.5, 1.9)]
+
+
 def _reference(data_dir: Path) -> list[tuple[float, float, str]]:
     turns = []
     for line in (data_dir / "two_speakers.rttm").read_text().splitlines():
@@ -86,6 +116,12 @@ def test_live_labels_on_the_phone_call_over_websocket(
     assert all(w.get("speaker_id", "").startswith("SPEAKER_") for w in words)
     for seg in final["segments"]:
         assert {w["speaker_id"] for w in seg["words"]} == {seg["speaker_id"]}
+        # Segments span at least their words (widened to the speech detected around them).
+        assert seg["start"] <= seg["words"][0]["start"] and seg["end"] >= seg["words"][-1]["end"]
+    widened = [s for s in final["segments"] if s["start"] < s["words"][0]["start"]]
+    assert widened  # the call's turns start before Whisper's first word of them
+    for a, b in zip(final["segments"], final["segments"][1:], strict=False):
+        assert b["start"] >= a["end"] - 0.3  # neighbours do not overlap (beyond word jitter)
     partial = [w for m in updates for w in m["words"] if not w["is_final"]]
     assert partial and all("speaker_id" not in w for w in partial)
     # Agreement with the reference, per word (its middle), under the best one-to-one mapping.
