@@ -60,7 +60,7 @@ def _labeller() -> LiveSpeakers:
             f"speaker labels need the CAM++ weights ({EMB_MODEL_FILE.name} is missing): "
             f"reinstall with {INSTALL_HINT}"
         )
-    return LiveSpeakers()
+    return LiveSpeakers(detect=False)  # segment times are the server's: no `extent`
 
 
 def _spans(seg: Segment) -> list[tuple[float, float]]:

@@ -183,6 +183,7 @@ class LiveSpeakers:
     """Speaker labels for one stream, decided online (see the module docstring)."""
 
     keep_seconds: float = KEEP_SECONDS
+    detect: bool = True  # run `detect_speech` with each `prepare` (for `extent`)
     _pcm: bytearray = field(default_factory=bytearray)
     _carry: bytes = b""
     _offset: int = 0  # absolute sample index of the first kept sample
@@ -198,6 +199,7 @@ class LiveSpeakers:
     _probs: list[float] = field(default_factory=list)  # Silero speech probability per chunk
     _probs_first: int = 0  # absolute chunk index of `_probs[0]`
     _vad_state: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # h, c, context
+    _vad_lock: threading.Lock = field(default_factory=threading.Lock)  # one VAD pass at a time
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- audio ---------------------------------------------------------------------------
@@ -250,7 +252,12 @@ class LiveSpeakers:
         1 ms per second of audio). `extent` reads the result.
 
         Silero is recurrent: its state and the last 64 samples carry over from one call to
-        the next, so the probabilities are the ones a pass over the whole stream gives."""
+        the next, so the probabilities are the ones a pass over the whole stream gives.
+        Passes run one at a time (`prepare` and `embed_ahead` may run on different threads)."""
+        with self._vad_lock:
+            self._detect_speech()
+
+    def _detect_speech(self) -> None:
         with self._lock:
             done = (self._probs_first + len(self._probs)) * VAD_CHUNK  # absolute sample
             first = max(done, (self._offset + VAD_CHUNK - 1) // VAD_CHUNK * VAD_CHUNK)
@@ -318,7 +325,8 @@ class LiveSpeakers:
         return min(start, s0), max(end, s1)
 
     def _embed(self, speech: Sequence[Span], upto: float | None, *, ahead: bool) -> int:
-        self.detect_speech()
+        if self.detect:
+            self.detect_speech()
         spans = _merge(speech)
         with self._lock:
             end = self.received if upto is None else min(upto, self.received)

@@ -130,6 +130,17 @@ def test_speech_detection_runs_incrementally_and_widens_to_the_onset(
     whole = np.asarray(get_vad_model()(audio[: audio.size // 512 * 512])).reshape(-1)
     assert len(live._probs) == whole.size
     assert np.abs(np.array(live._probs) - whole).max() < 0.01
+    # Passes from several threads at once (prepare and embed_ahead) run one at a time.
+    import threading
+
+    other = LiveSpeakers()
+    other.add_pcm16(pcm)
+    threads = [threading.Thread(target=other.detect_speech) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(other._probs) == whole.size
     # speaker91 starts at 21.78 s (reference); Whisper's live words start at 22.42 s.
     start, end = live.extent(22.42, 28.3)
     assert 21.7 <= start <= 21.9 and end >= 28.3
