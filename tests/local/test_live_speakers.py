@@ -150,3 +150,31 @@ def test_speech_detection_runs_incrementally_and_widens_to_the_onset(
     a, b = live.extent(10.0, 11.0)
     assert 10.0 - mod.MAX_WIDEN <= a <= 10.0 and 11.0 <= b <= 11.0 + mod.MAX_WIDEN
     assert live.extent(2.0, 2.5) == (2.0, 2.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", [1.5, 2.0])
+def test_the_engine_decoding_every_few_seconds_keeps_two_labels(
+    pcm: bytes, data_dir: Path, step: float
+) -> None:
+    """The streaming engine with labels, decoding every `step` s of the call (as on a slow
+    machine). The stream's first seconds (both voices' "Hello?") form a small cluster of their
+    own; it must not take over the first voice's id when the clustering splits it off, which
+    would give that voice a second label from then on."""
+    from fw_asr_widgets.local import models
+    from fw_asr_widgets.local.streaming import StreamEngine
+
+    eng = StreamEngine(models.load(), language="en", speakers=True)
+    n = int(step * 16_000) * 2
+    for i in range(0, len(pcm), n):
+        eng.add_audio(pcm[i : i + n])
+        eng.step()
+    eng.finalize()
+    msg = eng.agreement.message(full=True)
+    assert msg is not None
+    labels = {(w["start"], w["end"]): w["speaker_id"] for s in msg["segments"] for w in s["words"]}
+    match, right = _coverage(labels, data_dir)
+    print(f"labels {sorted(set(labels.values()))}, matched {match}: {right:.0%} of the word time")
+    assert sorted(match.values()) == ["speaker90", "speaker91"]
+    assert len(set(labels.values())) == 2
+    assert right >= 0.88
