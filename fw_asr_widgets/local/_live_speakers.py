@@ -63,8 +63,10 @@ Decisions:
   The recorded call streams are unchanged (their third label is the next bullet's case). Two
   benchmark runs (real-time pace, decodes as they fall): call 2.9% and 7.2%, 3 labels in both,
   AMI mean 41.9%; the code before scored 4.9% in the same session, so at real-time pace one
-  run does not separate them. `VOTE_AGE` 5 s was worse at 0.7, 1 and 1.3 s (14.2 / 11.9 /
-  15.7%).
+  run does not separate them. Other ages: 5 s worse at 0.7, 1 and 1.3 s (14.2 / 11.9 /
+  15.7%); 7 s left a recorded stream with 3 labels (83% of word time right); 8 s gave the
+  call 2 labels at every cadence and on both recorded streams but ami_dev00 at 1 s 26% → 55%;
+  9 s: 3 labels at 0.7 and 1 s. The margin is narrow either side of 10 s.
 - Measured and not kept: votes from the labels users were shown (a window votes for the label
   most of its words were given; the last clustering's id where none was given yet). On the
   recorded call streams the short-lived third label went (a cluster of the first seconds had
