@@ -326,8 +326,11 @@ class LiveSpeakers:
         bridged."""
         sec = VAD_CHUNK / SAMPLE_RATE
         gap = int(round(SPEECH_GAP / sec))
-        with self._lock:
-            first, speech = self._probs_first, [p >= SPEECH_PROB for p in self._probs]
+        with self._lock:  # only the chunks the walks can reach, not every kept probability
+            lo_i = max(0, int((start - MAX_WIDEN) // sec) - 1 - self._probs_first)
+            hi_i = max(lo_i, int((end + MAX_WIDEN) // sec) + 2 - self._probs_first)
+            first = self._probs_first + lo_i
+            speech = [p >= SPEECH_PROB for p in self._probs[lo_i:hi_i]]
         if not speech:
             return start, end
 
