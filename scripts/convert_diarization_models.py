@@ -113,10 +113,20 @@ def _speech_samples() -> list[np.ndarray]:
     return [_read_wav(DATA / n) for n in names]
 
 
+def _to_fp16(init, arr: np.ndarray):  # type: ignore[no-untyped-def]
+    """Store initialiser `init` (holding `arr`) as float16 under `<name>__fp16`; return the
+    Cast node that gives the graph its float32 `<name>` back."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    name = init.name
+    init.CopyFrom(numpy_helper.from_array(arr.astype(np.float16), name + "__fp16"))
+    return helper.make_node("Cast", [name + "__fp16"], [name], to=TensorProto.FLOAT)
+
+
 def _fp16_initialisers(src: Path, dst: Path) -> None:
     """Store float initialisers as float16, each followed by a Cast back to float32."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, numpy_helper
 
     model = onnx.load(str(src))
     graph = model.graph
@@ -127,13 +137,7 @@ def _fp16_initialisers(src: Path, dst: Path) -> None:
         arr = numpy_helper.to_array(init)
         if arr.size < 256:
             continue
-        half = numpy_helper.from_array(arr.astype(np.float16), init.name + "__fp16")
-        init.CopyFrom(half)
-        casts.append(
-            helper.make_node(
-                "Cast", [init.name], [init.name[: -len("__fp16")]], to=TensorProto.FLOAT
-            )
-        )
+        casts.append(_to_fp16(init, arr))
     for i, node in enumerate(casts):
         graph.node.insert(i, node)
     onnx.save(model, str(dst))
@@ -195,8 +199,7 @@ def _int8_weights(src: Path, dst: Path, keep: set[str]) -> None:
         if arr.size < 256:
             continue
         if arr.ndim < 2 or arr.ndim == 4 or name in keep:
-            init.CopyFrom(numpy_helper.from_array(arr.astype(np.float16), name + "__fp16"))
-            nodes.append(helper.make_node("Cast", [name + "__fp16"], [name], to=TensorProto.FLOAT))
+            nodes.append(_to_fp16(init, arr))
             continue
         q, scale = _int8(arr)
         init.CopyFrom(numpy_helper.from_array(q, name + "__int8"))
