@@ -46,6 +46,16 @@ recorded call streams (tests/local/test_live_speakers.py) from 92% of the word t
 right to 88% on two of the five; which of the two voices' windows flip depended on which 24
 tensors were kept (a ranking from fp16-rounded weights gave 92%), so no choice of kept
 tensors is safe without a labeller with more margin.
+Measured again with the labeller of 2026-11-26 (recency-weighted matching), int8w against
+fp16: the two recorded call streams 92.5% → 96.0% of the word time right (3 labels → 2); the
+engine decoding the call every 0.5 / 0.7 / 1 / 1.3 / 1.5 / 2 s, DER 8.9 / 10.3 / 2.9 / 5.7 /
+5.3 / 6.6% → 8.9 / 14.9 / 2.9 / 5.7 / 5.3 / 5.7% (labels 2 / 3 / 3 / 2 / 2 / 2 → 3 / 2 / 2 /
+2 / 2 / 2); 9 AMI snippets decoded every 0.5 / 1 / 2 s all equal but ami_trn08 (71.9 / 49.9 /
+67.1% → 65.7 / 61.8 / 76.4%) and ami_trn09 at 0.5 s (30.5% → 29.4%); mean of the 33 runs 24.3%
+→ 24.8%. Still flips rather than a gain, and changing the file has a cost of its own: a voice
+bank records the model file's hash and is refused under other weights (`voices/_embed.py`), so
+every user's saved bank, the shipped cohort and the calibrated thresholds would have to be
+made again. fp16 stays.
 """
 
 from __future__ import annotations
