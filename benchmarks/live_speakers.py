@@ -1,17 +1,19 @@
-"""Live speaker labels: DER of the labels the streaming engine sends (`diarize=true`) beside
-the offline diarization of the same file in the same run, and what the labels cost in latency.
-
-Each file is streamed through `Client.stream` at real-time pace (`pace=1.0`), two files at a
-time (the engine must keep real time with two concurrent streams on this 2-core machine); the
-live transcript's segments carry the engine's labels. Offline: `Client.transcribe(path,
+"""Live speaker labels: DER of the labels the streaming engine sends (`diarize=true`) beside the
+offline diarization of the same file in the same run, and what the labels cost in latency. Each
+file is streamed through `Client.stream` at real-time pace (`pace=1.0`), two files at a time
+(the engine must keep real time with two concurrent streams on this 2-core machine); the live
+transcript's segments carry the engine's labels. Offline: `Client.transcribe(path,
 diarize=True)` against the same embedded server. DER with `fw_asr_widgets.transcript.der`,
-collar 0.25 s, overlap scored. Latency: a label goes out in the message that commits its word,
-so "commit → speaker shown" is zero by construction; its cost is how much later words are
-committed: mean word end → commit with labels beside the same file streamed without them at
-the same time (two concurrent streams at real-time pace, so both see the same load).
-The client-side labeller (`speakers=True`, for servers
-that send no labels) is measured on the phone call: its DER and the time it takes to label a
-segment once it is final (commit → speaker shown on the client).
+collar 0.25 s, overlap scored. The call's figure is the mean of its four labelled streams in the
+run (the one paired with ami_dev00, the labelled one of the latency pair, and two streamed
+together; in quick mode only the first two): at real-time pace one stream's DER moves with how
+its decodes fall. Latency: a label goes out in the message that commits its word, so "commit →
+speaker shown" is zero by construction; its cost is how much later words are committed: mean
+word end → commit with labels beside the same file streamed without them at the same time (two
+concurrent streams at real-time pace, so both see the same load).
+The client-side labeller (`speakers=True`, for servers that send no labels) is measured on the
+phone call: its DER and the time it takes to label a segment once it is final (commit → speaker
+shown on the client).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def _stream(client: Any, name: str, **params: Any) -> dict[str, Any]:
     return {"tr": tr, "commit": commit}
 
 
-def child(names: list[str]) -> dict[str, Any]:
+def child(names: list[str], extra_calls: int = 2) -> dict[str, Any]:
     from fw_asr_widgets import Client
     from fw_asr_widgets.api import _stream_speakers
     from fw_asr_widgets.local import serve
@@ -154,7 +156,28 @@ def child(names: list[str]) -> dict[str, Any]:
             t.start()
         for t in threads:
             t.join()
+        # More labelled streams of the call, at once: its DER is judged on the mean of all its
+        # labelled streams in this run (one stream's figure moves with how decodes fall).
+        extra: list[dict[str, Any]] = []
+        threads = [
+            threading.Thread(
+                target=lambda: extra.append(_stream(c, "two_speakers", query={"diarize": "true"}))
+            )
+            for _ in range(extra_calls)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         client_side = _stream(c, "two_speakers", speakers=True)
+    out["_call_runs"] = [
+        {
+            "live": _der("two_speakers", r["tr"]),
+            "oracle": _der("two_speakers", _oracle("two_speakers", r["tr"])),
+            "labels": len(r["tr"].speakers),
+        }
+        for r in [pair_run["labels"], *extra]
+    ]
     out["_labels_commit"] = pair_run["labels"]["commit"]
     out["_plain_commit"] = pair_run["plain"]["commit"]
     out["_client"] = {
@@ -169,29 +192,35 @@ def child(names: list[str]) -> dict[str, Any]:
 def run(quick: bool) -> FigureResult:
     res = FigureResult(NAME)
     names = ["two_speakers", "ami_dev00"] if quick else ["two_speakers", *AMI]
-    m = run_child("benchmarks.live_speakers:child", names, timeout=3600)
+    m = run_child("benchmarks.live_speakers:child", names, 0 if quick else 2, timeout=3600)
     two = m["two_speakers"]
+    runs = [two, *m["_call_runs"]]
+    live = statistics.fmean(r["live"] for r in runs)
+    floor = statistics.fmean(r["oracle"] for r in runs)
+    each = " / ".join(f"{r['live']:.1%}" for r in runs)
+    labels = " / ".join(str(r["labels"]) for r in runs)
     res.rows.append(
         Row(
             NAME,
-            "two_speakers.wav: DER of the live labels (collar 0.25 s), 1× pace, 2 streams",
-            f"{two['live']:.1%} ({two['labels']} labels)",
+            f"two_speakers.wav: DER of the live labels (collar 0.25 s), 1× pace, "
+            f"mean of {len(runs)} streams",
+            f"{live:.1%} (each {each}; labels {labels})",
             "offline diarization, same file, same run",
             f"{two['offline']:.1%} ({two['offline_labels']} labels)",
-            f"{two['live'] / two['offline']:.2f}×" if two["offline"] else "—",
+            f"{live / two['offline']:.2f}×" if two["offline"] else "—",
             "≤ 1.5× offline",
-            two["live"] <= 1.5 * two["offline"],
+            live <= 1.5 * two["offline"],
         )
     )
     res.rows.append(
         Row(
             NAME,
             "two_speakers.wav: DER of the same live segments labelled from the reference "
-            "(the floor of any live labeller on these segments)",
-            f"{two['oracle']:.1%}",
+            f"(the floor of any live labeller on these segments), mean of {len(runs)} streams",
+            f"{floor:.1%} (each " + " / ".join(f"{r['oracle']:.1%}" for r in runs) + ")",
             "offline diarization, same file, same run",
             f"{two['offline']:.1%}",
-            f"{two['oracle'] / two['offline']:.2f}×" if two["offline"] else "—",
+            f"{floor / two['offline']:.2f}×" if two["offline"] else "—",
             "—",
             None,
         )
