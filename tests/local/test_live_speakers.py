@@ -2,7 +2,8 @@
 (`data/two_speakers_live_calls.json`: audio received, the decoder's speech spans, the words
 committed, in order; one stream on a busy machine, one on a quiet one) replayed on the real
 audio, and the same words at other decode cadences. However the commits fall, the two voices
-must be told apart: labels matched one-to-one to the two people cover nearly all the words."""
+must be told apart: one label each, matched one-to-one to the two people, covering nearly all
+the words."""
 
 from __future__ import annotations
 
