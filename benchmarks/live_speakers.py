@@ -18,6 +18,7 @@ shown on the client).
 
 from __future__ import annotations
 
+import functools
 import statistics
 import threading
 import time
@@ -101,6 +102,31 @@ def _stream(client: Any, name: str, **params: Any) -> dict[str, Any]:
     return {"tr": tr, "commit": commit}
 
 
+def _together(*jobs: Any) -> list[Any]:
+    """Run the callables at once (one thread each); their results in order."""
+    got: list[Any] = [None] * len(jobs)
+
+    def one(i: int) -> None:
+        got[i] = jobs[i]()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return got
+
+
+def _scores(name: str, tr: Any) -> dict[str, Any]:
+    """A live transcript's DER, its floor (the same segments labelled from the reference) and
+    how many labels it has."""
+    return {
+        "live": _der(name, tr),
+        "oracle": _der(name, _oracle(name, tr)),
+        "labels": len(tr.speakers),
+    }
+
+
 def child(names: list[str], extra_calls: int = 2) -> dict[str, Any]:
     from fw_asr_widgets import Client
     from fw_asr_widgets.api import _stream_speakers
@@ -119,67 +145,28 @@ def child(names: list[str], extra_calls: int = 2) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with serve() as srv, Client(base_url=srv.url, max_retries=0, timeout=600) as c:
         c.transcribe(Path(data_dir()) / "jfk.wav", language="en")  # warm-up: models load
+        labelled = {"query": {"diarize": "true"}}
         for i in range(0, len(names), 2):  # two concurrent streams
             pair = names[i : i + 2]
-            got: dict[str, Any] = {}
-
-            def one(n: str, got: dict[str, Any] = got) -> None:
-                got[n] = _stream(c, n, query={"diarize": "true"})
-
-            threads = [threading.Thread(target=one, args=(n,)) for n in pair]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            for n in pair:
-                tr = got[n]["tr"]
+            got = _together(*[functools.partial(_stream, c, n, **labelled) for n in pair])
+            for n, run in zip(pair, got, strict=True):
                 off = c.transcribe(Path(data_dir()) / f"{n}.wav", diarize=True)
                 out[n] = {
-                    "live": _der(n, tr),
-                    "oracle": _der(n, _oracle(n, tr)),
+                    **_scores(n, run["tr"]),
                     "offline": _der(n, off),
-                    "labels": len(tr.speakers),
                     "offline_labels": len(off.speakers),
-                    "commit": got[n]["commit"],
+                    "commit": run["commit"],
                 }
         # Latency: the phone call with and without labels at once (same load on both).
-        pair_run: dict[str, Any] = {}
-
-        def both(key: str, **params: Any) -> None:
-            pair_run[key] = _stream(c, "two_speakers", **params)
-
-        threads = [
-            threading.Thread(target=both, args=("labels",), kwargs={"query": {"diarize": "true"}}),
-            threading.Thread(target=both, args=("plain",)),
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        call = functools.partial(_stream, c, "two_speakers")
+        with_labels, plain = _together(functools.partial(call, **labelled), call)
         # More labelled streams of the call, at once: its DER is judged on the mean of all its
         # labelled streams in this run (one stream's figure moves with how decodes fall).
-        extra: list[dict[str, Any]] = []
-        threads = [
-            threading.Thread(
-                target=lambda: extra.append(_stream(c, "two_speakers", query={"diarize": "true"}))
-            )
-            for _ in range(extra_calls)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        extra = _together(*[functools.partial(call, **labelled)] * extra_calls)
         client_side = _stream(c, "two_speakers", speakers=True)
-    out["_call_runs"] = [
-        {
-            "live": _der("two_speakers", r["tr"]),
-            "oracle": _der("two_speakers", _oracle("two_speakers", r["tr"])),
-            "labels": len(r["tr"].speakers),
-        }
-        for r in [pair_run["labels"], *extra]
-    ]
-    out["_labels_commit"] = pair_run["labels"]["commit"]
-    out["_plain_commit"] = pair_run["plain"]["commit"]
+    out["_call_runs"] = [_scores("two_speakers", r["tr"]) for r in [with_labels, *extra]]
+    out["_labels_commit"] = with_labels["commit"]
+    out["_plain_commit"] = plain["commit"]
     out["_client"] = {
         "der": _der("two_speakers", client_side["tr"]),
         "labels": len(client_side["tr"].speakers),
