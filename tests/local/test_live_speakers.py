@@ -147,6 +147,11 @@ def test_speech_detection_runs_incrementally_and_widens_to_the_onset(
     assert 21.7 <= start <= 21.9 and end >= 28.3
     assert live.extent(22.42, 28.3, lo=22.0)[0] >= 22.0  # never past the previous segment
     assert live.extent(22.42, 22.9, hi=23.0)[1] <= 23.0
+    # speaker90's last live word ends at 21.78 s or 21.84 s, though her speech ended at 21.50 s:
+    # the segment must not be widened into speaker91's onset (21.79 s).
+    assert live.extent(19.0, 21.78)[1] == 21.78
+    assert live.extent(19.0, 21.84)[1] == 21.84
+    assert live.extent(19.0, 21.3)[1] >= 21.45  # her own speech still widens it
     # Never narrowed, and at most MAX_WIDEN either way; silence (0-6 s) widens nothing.
     a, b = live.extent(10.0, 11.0)
     assert 10.0 - mod.MAX_WIDEN <= a <= 10.0 and 11.0 <= b <= 11.0 + mod.MAX_WIDEN
