@@ -19,6 +19,12 @@ Decisions:
   more words, but more false alarm and confusion; trn03 7.6% → 5.6%, trn06 26.3% → 24.6%);
   ami_trn01 got "Thank you." (file transcription hears "Okay."), ami_trn02 still nothing
   (0.7 s of speech in 30 s).
+- Silero VAD of each decode at faster-whisper's default threshold (0.5), not the file path's
+  0.35 (`engine.VAD_THRESHOLD`). Measured the same way at 0.35: ami_trn00 28.6% → 24.7%, but
+  ami_trn05 2.1% → 14.5% (a decode's "and the view and the view …" loop was committed, 52 →
+  134 words) and ami_trn08 49.9% → 63.6%; no words on ami_trn01/02 either way. Six 30 s
+  streams of silence, white noise (-70 to -45 dBFS), mains hum and low-passed noise give no
+  words at either threshold.
 """
 
 from __future__ import annotations
