@@ -23,7 +23,7 @@ Decisions:
   0.35 (`engine.VAD_THRESHOLD`). Measured the same way at 0.35: ami_trn00 28.6% → 24.7%, but
   ami_trn05 2.1% → 14.5% (a decode's "and the view and the view …" loop was committed, 52 →
   134 words) and ami_trn08 49.9% → 63.6%; no words on ami_trn01/02 either way. Six 30 s
-  streams of silence, white noise (-70 to -45 dBFS), mains hum and low-passed noise give no
+  streams of silence, white noise (-70 to -45 dBFS), mains hum and brown noise give no
   words at either threshold.
 """
 
