@@ -182,6 +182,8 @@ def meetings_child(names: list[str], root: str | None) -> dict[str, Any]:
             if name == "jfk":
                 row["wer"] = score("jfk.wav", tr.text)
             else:
+                plain = c.transcribe(data_dir() / f"{name}.wav", language="en")
+                row["words_plain"] = len(plain.text.split())
                 rttm, n_ref = _reference_rttm(name)
                 row["ref_speakers"] = n_ref
                 row["people"] = _people(rttm, [(s.start, s.end, s.speaker) for s in tr.segments])
@@ -302,12 +304,17 @@ def run_meetings(res: FigureResult, quick: bool) -> None:
         cb = sum(old[n]["speakers"] == old[n]["ref_speakers"] for n in ami)
         eo = sum(ours[n]["words"] == 0 for n in ami)
         eb = sum(old[n]["words"] == 0 for n in ami)
+        po_empty = sum(ours[n]["words_plain"] == 0 for n in ami)
+        pb_empty = sum(old[n]["words_plain"] == 0 for n in ami)
         res.rows += [
             Row(NAME, f"mean DER, {len(ami)} AMI snippets (collar 0.25 s)", f"{mo:.1%}",
                 base_label, f"{mb:.1%}", f"{mo - mb:+.1%} abs.", f"≤ {MEETING_GOAL:.0%}",
                 mo <= MEETING_GOAL),
             Row(NAME, "AMI snippets with an empty transcript", str(eo), base_label, str(eb),
                 "—", "0", eo == 0),
+            Row(NAME, "AMI snippets with an empty transcript without diarization "
+                "(`transcribe(path, language='en')`)", str(po_empty), base_label, str(pb_empty),
+                "—", "0", po_empty == 0),
             Row(NAME, "AMI snippets with the right speaker count", f"{co} of {len(ami)}",
                 base_label, f"{cb} of {len(ami)}", "—", "≥ 9 of 12", co >= 9),
         ]  # fmt: skip
@@ -341,7 +348,8 @@ def run_meetings(res: FigureResult, quick: bool) -> None:
         res.notes.append(f"{n}: ours “{ours[n]['text'][:160]}”; previous “{old[n]['text'][:160]}”.")
     res.notes.append(
         "Meetings: `Client.transcribe(path, language='en', diarize=True)` against the embedded "
-        "server; DER from the response's segments with `fw_asr_widgets.transcript.der` (collar "
+        "server (and once more without `diarize` for the empty-transcript row); DER from the "
+        "response's segments with `fw_asr_widgets.transcript.der` (collar "
         "±0.25 s around reference boundaries, overlap scored; an empty transcript counts as "
         "100%). The previous engine is the package before the meeting work (`BASELINE_REF`, "
         "git archive), run in a child process of the same run."

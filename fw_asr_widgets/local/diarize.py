@@ -55,6 +55,7 @@ from fw_asr_widgets.local._voice_encoder import (
     mel_filterbank,
     mel_frames,
 )
+from fw_asr_widgets.local.engine import REDECODE_MIN
 
 __all__ = [
     "FRAME_SECONDS",
@@ -394,10 +395,6 @@ def assign_speakers(
         seg["id"] = i
     out["segments"] = new_segments
     return out
-
-
-REDECODE_MIN = 0.3
-"""Speech regions shorter than this (s) are not decoded again (too short for a word)."""
 
 
 def unheard(response: dict, regions: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -29,6 +29,9 @@ Decisions where the Fireworks behaviour is unverified:
   English is assumed and tiny.en's output is checked (`_guard.not_english_reason`): audio
   that does not sound like English is refused with `EngineInputError` naming the fixes.
 - Segments the hallucination guard flags get word `hallucination_score` 1.0 (`_guard`).
+- A piece whose decode gives no word at all is decoded again where the diarizer's
+  segmentation model hears speech (`_unheard_piece`), with or without diarization: quiet
+  far-field meetings no longer come back empty.
 
 Cancellation: `transcribe_file(..., cancel=event)` checks the event before every piece and
 after every decoded segment (about one 30 s Whisper window) and raises `JobCancelled`; the
@@ -40,7 +43,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, Protocol
 
 import numpy as np
@@ -284,6 +287,7 @@ def transcribe_file(
     assumed_english = opts.language is None and model_name == models.ENGLISH
     language = opts.language
     segments: list[dict[str, Any]] = []
+    guesses: set[int] = set()  # ids of segments from `_unheard_piece`
     kept: list[np.ndarray] = []
     seg_parts: list[tuple[int, np.ndarray, np.ndarray]] = []
     total = 0
@@ -317,6 +321,14 @@ def transcribe_file(
         )
         if language is None and lang:
             language = lang
+        if clips is None and opts.vad and not any(seg["words"] for seg in segs):
+            again = _unheard_piece(
+                piece, offset, replace(opts, language=language), model_name, len(segments),
+                load_model, cancel,
+            )  # fmt: skip
+            if again:
+                segs = again
+                guesses.update(seg["id"] for seg in again)
         segments.extend(segs)
     if model_name is None:
         model_name = models.ENGLISH
@@ -324,7 +336,9 @@ def transcribe_file(
         language = "en"
     flags = _guard.flag_segments(segments)
     if assumed_english:
-        reason = _guard.not_english_reason(segments, flags)
+        # The second decode's guesses (no gate, often flagged) are no evidence of a language.
+        first = [i for i, seg in enumerate(segments) if seg["id"] not in guesses]
+        reason = _guard.not_english_reason([segments[i] for i in first], [flags[i] for i in first])
         if reason is not None:
             raise EngineInputError(_guard.not_english_message(reason))
     response = build_verbose(opts.task, language, total / SAMPLE_RATE, segments)
@@ -412,6 +426,40 @@ def _join_segmentation(
 REDECODE_PAD = 0.5
 """Seconds of context either side of a speech region decoded again on its own."""
 
+REDECODE_MIN = 0.3
+"""Speech regions shorter than this (s) are not decoded again (too short for a word)."""
+
+
+def _unheard_piece(
+    piece: np.ndarray,
+    offset: float,
+    opts: FileOptions,
+    model_name: str,
+    first_id: int,
+    load_model: Callable[[str], Any],
+    cancel: _Cancel | None,
+) -> list[dict[str, Any]]:
+    """Segments for a piece whose decode gave no words: its speech decoded again region by
+    region (`redecode_speech`), where the diarizer's segmentation model hears speech.
+
+    Decision: a file transcribed without diarization gets the same second decode as one
+    with it (`diarize.unheard`), but only for pieces left without any word, so files with
+    words are decoded exactly once and cost no segmentation run. Quiet far-field meetings
+    were empty without it (ami_trn01 "Okay.", ami_trn02 "I am." with it); silence and noise
+    give the segmentation no speech, so nothing is decoded again there.
+    """
+    from fw_asr_widgets.local import speakers
+
+    regions = [(s, e) for s, e in speakers.speech_regions(piece) if e - s >= REDECODE_MIN]
+    if not regions:
+        return []
+    segs = redecode_speech(
+        piece, regions, opts, model_name, load_model=load_model, cancel=cancel, offset=offset
+    )
+    for i, seg in enumerate(segs):
+        seg["id"] = first_id + i
+    return segs
+
 
 def redecode_speech(
     audio: np.ndarray,
@@ -421,6 +469,7 @@ def redecode_speech(
     *,
     load_model: Callable[[str], Any] = models.load,
     cancel: _Cancel | None = None,
+    offset: float = 0.0,
 ) -> list[dict[str, Any]]:
     """Segments for speech `regions` (s) where the file's decode returned no words.
 
@@ -432,6 +481,8 @@ def redecode_speech(
     text and compression alone); the engine's guard then scores it as any other segment, so
     a guess Whisper was unsure of arrives with `hallucination_score` 1.0 (and its low word
     probabilities) rather than as silence where a person spoke.
+
+    `offset` (s) is added to every time (regions are in `audio`'s own time).
 
     Decision: a second decode only where a separate speech model heard speech, so silence
     and noise (where the segmentation hears none) never reach it.
@@ -457,15 +508,22 @@ def redecode_speech(
         if piece.size < SAMPLE_RATE // 10:
             continue
         segs, _ = _decode_piece(
-            model, stage_gain(piece), a, opts, opts.language or "en", 0, cancel, overrides=overrides
+            model,
+            stage_gain(piece),
+            a + offset,
+            opts,
+            opts.language or "en",
+            0,
+            cancel,
+            overrides=overrides,
         )
         out += [
             seg
             for seg in segs
             if seg["words"]
             and not is_hallucination(seg["text"], compression=seg["compression_ratio"])
-            and seg["words"][0]["start"] >= a - 0.01
-            and seg["words"][-1]["end"] <= b + 0.01
+            and seg["words"][0]["start"] >= a + offset - 0.01
+            and seg["words"][-1]["end"] <= b + offset + 0.01
         ]
     _guard.flag_segments(out)
     return out

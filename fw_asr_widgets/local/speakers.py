@@ -275,6 +275,19 @@ def _fill_gaps(mask: np.ndarray, max_gap: int, min_run: int) -> np.ndarray:
     return out
 
 
+def speech_mask(p_speech: np.ndarray) -> np.ndarray:
+    """Speech frames of `segmentation`'s P(speech): above `SPEECH_THRESHOLD`, gaps under 0.1 s
+    closed, runs under 0.1 s dropped."""
+    return _fill_gaps(p_speech > SPEECH_THRESHOLD, max_gap=int(0.1 / GRID), min_run=int(0.1 / GRID))
+
+
+def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of the speech the segmentation model hears in 16 kHz `audio`."""
+    if audio.size < SAMPLE_RATE // 10 or not np.any(audio):
+        return []
+    return [(s * GRID, e * GRID) for s, e in _runs(speech_mask(segmentation(audio)[0]))]
+
+
 @functools.lru_cache(maxsize=1)
 def embedding_model_id() -> str:
     """`campplus-` + the first 16 hex digits of the CAM++ file's SHA-256 (its embedding space)."""
@@ -552,9 +565,7 @@ def analyse(
     if p_speech.size != n_grid:
         p_speech = np.resize(p_speech, n_grid) if p_speech.size else np.zeros(n_grid, np.float32)
         n_spk = np.resize(n_spk, n_grid) if n_spk.size else np.zeros(n_grid, np.float32)
-    speech = _fill_gaps(
-        p_speech > SPEECH_THRESHOLD, max_gap=int(0.1 / GRID), min_run=int(0.1 / GRID)
-    )
+    speech = speech_mask(p_speech)
     regions = _runs(speech)
     if not regions:
         return empty

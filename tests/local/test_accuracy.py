@@ -98,8 +98,9 @@ def test_meeting_snippet_segments(meetings: dict[str, fw.Transcript], name: str)
     assert (ov["speaker_a"] != ov["speaker_b"]).all()
 
 
-def test_noise_with_diarization_has_no_words(client: fw.Client) -> None:
-    """The second decode of unheard speech must not invent words on noise."""
+def test_noise_has_no_words(client: fw.Client) -> None:
+    """The second decode of unheard speech (with diarization, and of pieces without words
+    without it) must not invent words on noise."""
     import io
     import wave
 
@@ -113,8 +114,9 @@ def test_noise_with_diarization_has_no_words(client: fw.Client) -> None:
         w.setsampwidth(2)
         w.setframerate(16_000)
         w.writeframes(noise.tobytes())
-    tr = client.transcribe(buf.getvalue(), diarize=True)
-    assert not tr.words and tr.text == ""
+    for diarize in (True, False):
+        tr = client.transcribe(buf.getvalue(), diarize=diarize)
+        assert not tr.words and tr.text == "", diarize
 
 
 def test_preprocessing_through_the_api(client: fw.Client, shared_data: Path) -> None:

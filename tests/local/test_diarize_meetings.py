@@ -97,6 +97,31 @@ def test_backchannel_whisper_skipped_is_decoded_again(shared_data: Path) -> None
     assert all(w["hallucination_score"] == 1.0 for w in words)
 
 
+def test_quiet_meeting_has_words_without_diarization(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file transcribed without diarization gets the same second decode where its decode
+    found no words at all (ami_trn01 and ami_trn02 came back empty); a file with words is
+    decoded once, with no segmentation run."""
+    opts = engine.FileOptions(language="en")
+    one = engine.transcribe_file(shared_data / "ami_trn01.wav", opts).response
+    assert one["words"] and all(w["start"] >= 18.0 and w["end"] <= 20.0 for w in one["words"])
+    # Whisper's no-speech gate had fired there: the guard says so on the words.
+    assert all(w["hallucination_score"] == 1.0 for w in one["words"])
+    two = engine.transcribe_file(shared_data / "ami_trn02.wav", opts).response
+    # FEO066 speaks at 20.70-21.39 s (ami.rttm); the only words must be there.
+    assert two["words"] and all(w["start"] >= 20.0 and w["end"] <= 21.9 for w in two["words"])
+    assert [s["id"] for s in two["segments"]] == list(range(len(two["segments"])))
+    assert two["text"] == " ".join(s["text"] for s in two["segments"])
+
+    def no_segmentation(audio: np.ndarray) -> list:
+        raise AssertionError("a piece with words was decoded again")
+
+    monkeypatch.setattr(speakers, "speech_regions", no_segmentation)
+    jfk = engine.transcribe_file(shared_data / "jfk.wav", opts).response
+    assert len(jfk["words"]) == 22
+
+
 @pytest.mark.parametrize("kind", ["white", "hum"])
 def test_noise_is_not_decoded_again(kind: str) -> None:
     """Noise gives the segmentation no speech, so no second decode can invent words."""
