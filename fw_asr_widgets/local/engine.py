@@ -446,7 +446,10 @@ def _unheard_piece(
     with it (`diarize.unheard`), but only for pieces left without any word, so files with
     words are decoded exactly once and cost no segmentation run. Quiet far-field meetings
     were empty without it (ami_trn01 "Okay.", ami_trn02 "I am." with it); silence and noise
-    give the segmentation no speech, so nothing is decoded again there.
+    give the segmentation no speech, so nothing is decoded again there. The cost falls on
+    files without speech: the segmentation runs at ~80× real time on 2 cores (10 min of
+    noise: 0.9 s → 8.2 s), a seventh of what decoding as much speech takes (~12×).
+    Digital silence is still skipped before any model runs.
     """
     from fw_asr_widgets.local import speakers
 
