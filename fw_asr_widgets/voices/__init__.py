@@ -5,7 +5,12 @@
 label per voice across recordings. Needs onnxruntime (loaded on first embedding), no torch.
 """
 
-from fw_asr_widgets.voices._bank import THRESHOLD, VoiceBankError, Voices
+from fw_asr_widgets.voices._bank import (
+    THRESHOLD,
+    OverlappedEnrolmentWarning,
+    VoiceBankError,
+    Voices,
+)
 from fw_asr_widgets.voices._link import link_speakers
 
-__all__ = ["THRESHOLD", "VoiceBankError", "Voices", "link_speakers"]
+__all__ = ["THRESHOLD", "OverlappedEnrolmentWarning", "VoiceBankError", "Voices", "link_speakers"]

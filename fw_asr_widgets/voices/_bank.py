@@ -57,6 +57,7 @@ Decisions:
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Collection, Iterator, Mapping
 from os import PathLike
 from pathlib import Path
@@ -74,6 +75,11 @@ FORMAT = 1
 
 class VoiceBankError(FwAsrError, ValueError):
     """A voice bank file that cannot be used (other model, other format, damaged)."""
+
+
+class OverlappedEnrolmentWarning(UserWarning):
+    """A name enrolled only from speech over other voices: kept, but `identify` will not give
+    it until a clip of the person alone is enrolled too."""
 
 
 class Voices:
@@ -112,13 +118,24 @@ class Voices:
 
         A speaker with under 1 s of speech without overlap is enrolled from overlapped
         speech; such a voice is never accepted by `identify` (see the module doc) until an
-        enrolment of `name` from clean speech is added."""
+        enrolment of `name` from clean speech is added, and `OverlappedEnrolmentWarning`
+        says so when the name has no clean enrolment yet."""
         a = _embed.load_audio(audio)
         spans = _embed.speaker_spans(transcript.segments).get(str(speaker))
         if not spans:
             raise KeyError(f"no timed segments of speaker {speaker!r} in the transcript")
-        solo = str(speaker) not in _embed.overlapped_speakers(transcript.segments)
+        alone = _embed.solo_seconds(transcript.segments)[str(speaker)]
+        solo = alone >= _embed.MIN_CLEAN
         self._add(name, _embed.centroid(a, spans), f"speaker {speaker!r}", solo=solo)
+        if self.overlapped(name):
+            warnings.warn(
+                f"{name!r} was enrolled from speaker {speaker!r}, who speaks alone for "
+                f"{alone:.1f} s in this transcript (under {_embed.MIN_CLEAN:g} s): a voice heard "
+                f"over others mixes their voices, so identify() will not give {name!r} until "
+                "a clip of them alone is enrolled (Voices.enroll(name, audio, start=, end=))",
+                OverlappedEnrolmentWarning,
+                stacklevel=2,
+            )
         return self
 
     def _add(

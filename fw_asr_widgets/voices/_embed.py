@@ -114,10 +114,15 @@ def speaker_spans(segments: Iterable[object]) -> dict[str, list[Span]]:
     return {spk: solo[spk] if _seconds(solo[spk]) >= MIN_CLEAN else by[spk] for spk in by}
 
 
+def solo_seconds(segments: Iterable[object]) -> dict[str, float]:
+    """Per speaker, the seconds they speak with no other speaker's segment overlapping."""
+    return {spk: _seconds(sp) for spk, sp in _solo(_timed(segments)).items()}
+
+
 def overlapped_speakers(segments: Iterable[object]) -> set[str]:
     """The speakers with less than `MIN_CLEAN` s of speech without overlap: their voice is
     measured on overlapped speech (see `speaker_spans`), which mixes voices."""
-    return {spk for spk, sp in _solo(_timed(segments)).items() if _seconds(sp) < MIN_CLEAN}
+    return {spk for spk, s in solo_seconds(segments).items() if s < MIN_CLEAN}
 
 
 def _seconds(spans: Sequence[Span]) -> float:

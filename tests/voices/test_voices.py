@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 import fw_asr_widgets as fw
 from fw_asr_widgets.transcript import Transcript
-from fw_asr_widgets.voices import VoiceBankError, _embed
+from fw_asr_widgets.voices import OverlappedEnrolmentWarning, VoiceBankError, _embed
 from fw_asr_widgets.voices._bank import relabel
 
 # two_speakers.rttm calls Diane speaker90 and Sheila speaker91 (see two_speakers.stm).
@@ -231,7 +232,9 @@ def test_a_voice_heard_only_in_overlap_is_never_named(shared_data: Path, tmp_pat
     # the name is kept (and saved) but not given, until a clean enrolment is added.
     trn07, a07 = _ami(shared_data, "ami_trn07")
     trn08, a08 = _ami(shared_data, "ami_trn08")
-    w = fw.Voices().enroll_from(trn08, "MEO086", name="MEO086", audio=a08)
+    with pytest.warns(OverlappedEnrolmentWarning, match=r"'MEO086'.* alone for 0\.0 s") as got:
+        w = fw.Voices().enroll_from(trn08, "MEO086", name="MEO086", audio=a08)
+    assert "Voices.enroll(" in str(got[0].message) and got[0].filename == __file__
     assert w.overlapped("MEO086") and w.to_pandas().overlapped.tolist() == [True]
     anon07 = relabel(trn07, {spk: f"SPEAKER_{k:02d}" for k, spk in enumerate(trn07.speakers)})
     assert anon07.identify(w, audio=a07).speakers == anon07.speakers
@@ -240,9 +243,13 @@ def test_a_voice_heard_only_in_overlap_is_never_named(shared_data: Path, tmp_pat
     assert given.score.max() >= w.threshold  # FEE087's voice: it would have taken the name
     loaded = fw.Voices.load(w.save(tmp_path / "w.npz"))
     assert loaded.overlapped("MEO086")
-    loaded.enroll_from(trn07, "MEO086", name="MEO086", audio=a07)  # 1.8 s alone there
-    assert not loaded.overlapped("MEO086")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # clean speech: no warning, and none once it is clean
+        loaded.enroll_from(trn07, "MEO086", name="MEO086", audio=a07)  # 1.8 s alone there
+        assert not loaded.overlapped("MEO086")
+        loaded.enroll_from(trn08, "MEO086", name="MEO086", audio=a08)
     clean_only = fw.Voices().enroll_from(trn07, "MEO086", name="MEO086", audio=a07)
+    # The overlapped enrolments are kept but the centroid is the clean one.
     assert np.allclose(loaded.centroid("MEO086"), clean_only.centroid("MEO086"), atol=2e-3)
 
 
