@@ -92,9 +92,12 @@ AMI = [f"ami_trn0{i}" for i in range(10)] + ["ami_dev00", "ami_dev01"]
 MEETING_GOAL = 0.30
 
 
-def _reference_rttm(name: str) -> tuple[str, int]:
-    """RTTM text of one snippet (AMI's RTTM holds all twelve) and its speaker count."""
-    if name.startswith("ami_"):
+def _reference_rttm(name: str, data: Path | None = None) -> tuple[str, int]:
+    """RTTM text of one snippet (AMI's RTTM holds all twelve; `data`: a folder with
+    `{name}.rttm` instead) and its speaker count."""
+    if data is not None:
+        lines = (data / f"{name}.rttm").read_text().splitlines()
+    elif name.startswith("ami_"):
         lines = [
             line
             for line in (data_dir() / "ami.rttm").read_text().splitlines()
@@ -155,9 +158,10 @@ def _people(rttm: str, hyp: list[tuple[float | None, float | None, str | None]])
     return len({max(d, key=d.__getitem__) for d in by.values() if d})
 
 
-def meetings_child(names: list[str], root: str | None) -> dict[str, Any]:
+def meetings_child(names: list[str], root: str | None, data: str | None = None) -> dict[str, Any]:
     """Each file through `Client.transcribe(..., diarize=True)`; `root`: import the package
-    from there instead (the previous engine)."""
+    from there instead (the previous engine); `data`: a folder with `{name}.wav` and
+    `{name}.rttm` to use instead of ../shared/data (scripts/heldout_meetings.py)."""
     import sys
     import time
 
@@ -167,12 +171,13 @@ def meetings_child(names: list[str], root: str | None) -> dict[str, Any]:
     from fw_asr_widgets.local import serve
     from fw_asr_widgets.transcript import der
 
+    folder = Path(data) if data else data_dir()
     out: dict[str, Any] = {}
     with serve() as srv, Client(base_url=srv.url, max_retries=0, timeout=600) as c:
         c.transcribe(data_dir() / "jfk.wav", language="en", diarize=True)  # models load
         for name in names:
             t0 = time.perf_counter()
-            tr = c.transcribe(data_dir() / f"{name}.wav", language="en", diarize=True)
+            tr = c.transcribe(folder / f"{name}.wav", language="en", diarize=True)
             row: dict[str, Any] = {
                 "seconds": time.perf_counter() - t0,
                 "words": len(tr.words),
@@ -182,9 +187,9 @@ def meetings_child(names: list[str], root: str | None) -> dict[str, Any]:
             if name == "jfk":
                 row["wer"] = score("jfk.wav", tr.text)
             else:
-                plain = c.transcribe(data_dir() / f"{name}.wav", language="en")
+                plain = c.transcribe(folder / f"{name}.wav", language="en")
                 row["words_plain"] = len(plain.text.split())
-                rttm, n_ref = _reference_rttm(name)
+                rttm, n_ref = _reference_rttm(name, Path(data) if data else None)
                 row["ref_speakers"] = n_ref
                 row["people"] = _people(rttm, [(s.start, s.end, s.speaker) for s in tr.segments])
                 try:
