@@ -78,8 +78,9 @@ class VoiceBankError(FwAsrError, ValueError):
 
 
 class OverlappedEnrolmentWarning(UserWarning):
-    """A name enrolled only from speech over other voices: kept, but `identify` will not give
-    it until a clip of the person alone is enrolled too."""
+    """A name enrolled only from a speaker with under 1 s alone (the rest over other voices,
+    or too little speech): kept, but `identify` will not give it until a clip of the person
+    alone is enrolled too."""
 
 
 class Voices:
@@ -129,10 +130,11 @@ class Voices:
         self._add(name, _embed.centroid(a, spans), f"speaker {speaker!r}", solo=solo)
         if self.overlapped(name):
             warnings.warn(
-                f"{name!r} was enrolled from speaker {speaker!r}, who speaks alone for "
-                f"{alone:.1f} s in this transcript (under {_embed.MIN_CLEAN:g} s): a voice heard "
-                f"over others mixes their voices, so identify() will not give {name!r} until "
-                "a clip of them alone is enrolled (Voices.enroll(name, audio, start=, end=))",
+                f"{name!r} was enrolled from speaker {speaker!r}, who speaks alone for only "
+                f"{alone:.1f} s in this transcript ({_embed.MIN_CLEAN:g} s is needed): a "
+                "voiceprint from less, or from speech over other voices, names the wrong "
+                f"people, so identify() will not give {name!r} until a clip of them alone "
+                "is enrolled (Voices.enroll(name, audio, start=, end=))",
                 OverlappedEnrolmentWarning,
                 stacklevel=2,
             )

@@ -232,7 +232,7 @@ def test_a_voice_heard_only_in_overlap_is_never_named(shared_data: Path, tmp_pat
     # the name is kept (and saved) but not given, until a clean enrolment is added.
     trn07, a07 = _ami(shared_data, "ami_trn07")
     trn08, a08 = _ami(shared_data, "ami_trn08")
-    with pytest.warns(OverlappedEnrolmentWarning, match=r"'MEO086'.* alone for 0\.0 s") as got:
+    with pytest.warns(OverlappedEnrolmentWarning, match=r"'MEO086'.* alone for only 0\.0 s") as got:
         w = fw.Voices().enroll_from(trn08, "MEO086", name="MEO086", audio=a08)
     assert "Voices.enroll(" in str(got[0].message) and got[0].filename == __file__
     assert w.overlapped("MEO086") and w.to_pandas().overlapped.tolist() == [True]
