@@ -14,6 +14,7 @@ from its main person) and coverage (share of each person's time under their main
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -111,17 +112,29 @@ def _engine_transcripts(names: list[str]) -> dict[str, Any]:
     return out
 
 
-def _identification(pairs: tuple, hyps: dict[str, dict[str, Any]], audios: dict) -> list[Row]:
+def _enrol(bank: Any, ref: Any, speakers: list[str], audio: np.ndarray) -> Any:
+    """`bank` with each of `speakers` enrolled under their own name from `ref`'s turns; a
+    speaker with too little speech to enrol (under 0.4 s) is left out."""
+    for spk in speakers:
+        with contextlib.suppress(ValueError):
+            bank.enroll_from(ref, spk, name=spk, audio=audio)
+    return bank
+
+
+def _identification(
+    pairs: tuple, hyps: dict[str, dict[str, Any]], audios: dict, refs: dict | None = None
+) -> list[Row]:
+    """Identification and false-accept rows; `refs`: reference transcripts by file name
+    (default: ami.rttm's)."""
     from fw_asr_widgets import Voices
 
+    ref_of = refs.__getitem__ if refs is not None else _ref
     rows: list[Row] = []
     for source, by_file in hyps.items():
         acc = defaultdict(float)
         for a, b in [p for pair in pairs for p in (pair, pair[::-1])]:
-            ref_a, ref_b = _ref(a), _ref(b)
-            v = Voices()
-            for spk in ref_a.speakers:
-                v.enroll_from(ref_a, spk, name=spk, audio=audios[a])
+            ref_a, ref_b = ref_of(a), ref_of(b)
+            v = _enrol(Voices(), ref_a, ref_a.speakers, audios[a])
             hyp = by_file[b]
             for key, named in zip(("ours", "near"), _both(v, hyp, audios[b], b), strict=True):
                 r, t, _, _ = _score(named, ref_b, set(v.names))
@@ -131,10 +144,7 @@ def _identification(pairs: tuple, hyps: dict[str, dict[str, Any]], audios: dict)
             for spk in ref_a.speakers:
                 if spk not in ref_b.speakers:
                     continue
-                w = Voices()
-                for other in ref_a.speakers:
-                    if other != spk:
-                        w.enroll_from(ref_a, other, name=other, audio=audios[a])
+                w = _enrol(Voices(), ref_a, [o for o in ref_a.speakers if o != spk], audios[a])
                 for key, named in zip(("ours", "near"), _both(w, hyp, audios[b], b), strict=True):
                     frames = _single_frames(ref_b)[spk]
                     lab = _labels(named, frames.size)[frames].astype(str)
@@ -149,7 +159,7 @@ def _identification(pairs: tuple, hyps: dict[str, dict[str, Any]], audios: dict)
                         continue
                     both = _both(v, by_file[c], audios[c], c)
                     for key, named in zip(("ours", "near"), both, strict=True):
-                        _, _, fa, ft = _score(named, _ref(c), set(v.names))
+                        _, _, fa, ft = _score(named, ref_of(c), set(v.names))
                         acc[key + "_sa"] += fa
                         acc[key + "_st"] += ft
         ours = acc["ours_r"] / max(acc["ours_t"], 1e-9)

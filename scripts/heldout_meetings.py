@@ -88,55 +88,22 @@ def _extract(sdist: Path, dest: Path) -> None:
                     (dest / f"{file_id}.rttm").write_text("\n".join(mine) + "\n")
 
 
-def identification(data: Path) -> tuple[float, float, float, list[str]]:
-    """As benchmarks/voices.py on its AMI pairs: each person enrolled from the reference turns
-    of one snippet, identified on the other's (speakers anonymised), both ways; speaker-time =
-    10 ms frames where one enrolled person talks alone. Returns (right s, total s, right s of
-    the nearest-centroid baseline, notes)."""
-    import warnings
-
-    import numpy as np
-
+def identification(data: Path) -> list[str]:
+    """Table rows of `benchmarks/voices.py`'s identification figures on the held-out pair
+    (reference turns): each person enrolled from one snippet, identified in the other."""
     from benchmarks import voices as bench
-    from fw_asr_widgets import Transcript, Voices
-    from fw_asr_widgets.voices import OverlappedEnrolmentWarning, _embed
+    from fw_asr_widgets import Transcript
+    from fw_asr_widgets.voices import _embed
 
     refs = {n: Transcript.from_rttm(data / f"{n}.rttm") for n in NAMES}
-    audio = {n: _embed.load_audio(data / f"{n}.wav") for n in NAMES}
-    right = total = wrong = near_right = near_wrong = 0.0
-    notes: list[str] = []
-    for a, b in ((NAMES[0], NAMES[1]), (NAMES[1], NAMES[0])):
-        bank = Voices()
-        for spk in refs[a].speakers:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", OverlappedEnrolmentWarning)
-                    bank.enroll_from(refs[a], spk, name=spk, audio=audio[a])
-            except ValueError:
-                notes.append(f"{spk} not enrollable from {a} (under 0.4 s)")
-        named, near = bench._both(bank, bench._anonymous(refs[b]), audio[b], b)
-        frames = bench._single_frames(refs[b])
-        labels = bench._labels(named, next(iter(frames.values())).size)
-        near_labels = bench._labels(near, labels.size)
-        for spk, m in frames.items():
-            if spk not in bank.names:
-                continue
-            right += float(np.sum(labels[m] == spk)) * bench.GRID
-            near_right += float(np.sum(near_labels[m] == spk)) * bench.GRID
-            total += float(m.sum()) * bench.GRID
-            others = [n for n in bank.names if n != spk]
-            wrong += float(np.isin(labels[m].astype(str), others).sum()) * bench.GRID
-            near_wrong += float(np.isin(near_labels[m].astype(str), others).sum()) * bench.GRID
-        under = [n for n in bank.names if bank.overlapped(n)]
-        if under:
-            notes.append(
-                f"enrolled from {a} with under 1 s alone (never given): {', '.join(under)}"
-            )
-    notes.insert(
-        0,
-        f"{wrong:.1f} s given another enrolled person's name (the baseline: {near_wrong:.1f} s)",
-    )
-    return right, total, near_right, notes
+    audios = {n: _embed.load_audio(data / f"{n}.wav") for n in NAMES}
+    hyps = {"reference turns": {n: bench._anonymous(refs[n]) for n in NAMES}}
+    rows = bench._identification((tuple(NAMES),), hyps, audios, refs=refs)
+    return [
+        f"| {FIGURE} | {r.measure} | {r.ours} | {r.baseline} | {r.baseline_value} | {r.ratio} "
+        f"| reported | — |"
+        for r in rows
+    ]
 
 
 def main() -> None:
@@ -171,16 +138,10 @@ def main() -> None:
         f"| {FIGURE} | mean DER, {len(NAMES)} held-out AMI snippets (collar 0.25 s) | {mo:.1%} "
         f"| {label} | {mb:.1%} | {mo - mb:+.1%} abs. | reported | — |"
     )
-    right, total, near, skipped = ident
-    rows.append(
-        f"| {FIGURE} | identification, reference turns (tst00↔tst01, the same four people): "
-        f"speaker-time named right | {right / total:.1%} of {total:.0f} s | nearest centroid, "
-        f"no threshold | {near / total:.1%} | {(right - near) / total:+.1%} abs. | reported | — |"
-    )
+    rows += ident
     print("\n".join(rows))
     for n in NAMES:
         print(f"- {n}: ours “{ours[n]['text'][:160]}”; previous “{old[n]['text'][:160]}”.")
-    print(f"- identification: {right:.1f} of {total:.1f} s named right; " + "; ".join(skipped))
 
 
 if __name__ == "__main__":
