@@ -31,8 +31,8 @@ Decisions where the Fireworks behaviour is unverified:
 - Segments the hallucination guard flags get word `hallucination_score` 1.0 (`_guard`).
 - A piece whose decode gives no word at all is decoded again where the diarizer's
   segmentation model hears speech (`_unheard_piece`), with or without diarization: quiet
-  far-field meetings no longer come back empty. Not with `skip_vad=true`, which asks for
-  Whisper's decode alone.
+  far-field meetings no longer come back empty. Without diarization, `skip_vad=true` (asking
+  for Whisper's decode alone) turns it off; diarization's own second decode stays.
 
 Cancellation: `transcribe_file(..., cancel=event)` checks the event before every piece and
 after every decoded segment (about one 30 s Whisper window) and raises `JobCancelled`; the
