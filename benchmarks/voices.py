@@ -196,15 +196,19 @@ def _identification(
     return rows
 
 
-def _linking(files: list[str], hyps: dict[str, dict[str, Any]], audios: dict) -> list[Row]:
+def _linking(
+    files: list[str], hyps: dict[str, dict[str, Any]], audios: dict, refs: dict | None = None
+) -> list[Row]:
+    """Cross-file linking rows; `refs` as in `_identification`."""
     from fw_asr_widgets import link_speakers
     from fw_asr_widgets.voices._bank import relabel
 
+    ref_of = refs.__getitem__ if refs is not None else _ref
     rows = []
     for source, by_file in hyps.items():
         trs, truth = [], {}
         for f in files:
-            ref, hyp = _ref(f), by_file[f]
+            ref, hyp = ref_of(f), by_file[f]
             # Each hypothesis speaker stands for the reference person it overlaps most.
             frames = _single_frames(ref)
             lab = _labels(hyp, next(iter(frames.values())).size)

@@ -6,8 +6,8 @@ protocol that pyannote.audio ships with its tests; the test part (`tst00.wav`, `
 `pyannote-audio` source distribution on PyPI. This script measures the embedded engine on
 them exactly as `benchmarks/accuracy.py` measures the twelve (`Client.transcribe(path,
 language="en", diarize=True)`, DER of the response's segments, collar 0.25 s), beside the
-previous engine, and identification of the same four people across the two snippets as
-`benchmarks/voices.py` measures its pairs, and prints rows for benchmarks/RESULTS.md. It
+previous engine, and identification and linking of the same four people across the two
+snippets as `benchmarks/voices.py` measures its pairs, and prints rows for benchmarks/RESULTS.md. It
 downloads (pip, once) and is not part of `python -m benchmarks`, which never downloads.
 Measure with it; do not tune on it.
 
@@ -89,8 +89,9 @@ def _extract(sdist: Path, dest: Path) -> None:
 
 
 def identification(data: Path) -> list[str]:
-    """Table rows of `benchmarks/voices.py`'s identification figures on the held-out pair
-    (reference turns): each person enrolled from one snippet, identified in the other."""
+    """Table rows of `benchmarks/voices.py`'s identification and linking figures on the
+    held-out pair (reference turns): each person enrolled from one snippet, identified in
+    the other; `link_speakers` over both."""
     from benchmarks import voices as bench
     from fw_asr_widgets import Transcript
     from fw_asr_widgets.voices import _embed
@@ -99,6 +100,7 @@ def identification(data: Path) -> list[str]:
     audios = {n: _embed.load_audio(data / f"{n}.wav") for n in NAMES}
     hyps = {"reference turns": {n: bench._anonymous(refs[n]) for n in NAMES}}
     rows = bench._identification((tuple(NAMES),), hyps, audios, refs=refs)
+    rows += bench._linking(NAMES, hyps, audios, refs=refs)
     return [
         f"| {FIGURE} | {r.measure} | {r.ours} | {r.baseline} | {r.baseline_value} | {r.ratio} "
         f"| reported | — |"
