@@ -101,14 +101,16 @@ def _both(voices: Any, hyp: Any, audio: np.ndarray, key: str) -> tuple[Any, Any]
     return voices.apply(hyp, sc, voices.normalised_scores(vecs)), relabel(hyp, near)
 
 
-def _engine_transcripts(names: list[str]) -> dict[str, Any]:
+def _engine_transcripts(names: list[str], folder: Path | None = None) -> dict[str, Any]:
+    """`Client.transcribe(..., diarize=True)` of `{name}.wav` in `folder` (../shared/data)."""
     from fw_asr_widgets import Client
     from fw_asr_widgets.local import serve
 
+    where = folder or Path(data_dir())
     out = {}
     with serve() as srv, Client(base_url=srv.url, max_retries=0, timeout=600) as c:
         for name in names:
-            out[name] = c.transcribe(Path(data_dir()) / f"{name}.wav", language="en", diarize=True)
+            out[name] = c.transcribe(where / f"{name}.wav", language="en", diarize=True)
     return out
 
 

@@ -90,15 +90,19 @@ def _extract(sdist: Path, dest: Path) -> None:
 
 def identification(data: Path) -> list[str]:
     """Table rows of `benchmarks/voices.py`'s identification and linking figures on the
-    held-out pair (reference turns): each person enrolled from one snippet, identified in
-    the other; `link_speakers` over both."""
+    held-out pair (on the reference turns and on the engine's diarized transcripts): each
+    person enrolled from one snippet's reference turns, identified in the other;
+    `link_speakers` over both."""
     from benchmarks import voices as bench
     from fw_asr_widgets import Transcript
     from fw_asr_widgets.voices import _embed
 
     refs = {n: Transcript.from_rttm(data / f"{n}.rttm") for n in NAMES}
     audios = {n: _embed.load_audio(data / f"{n}.wav") for n in NAMES}
-    hyps = {"reference turns": {n: bench._anonymous(refs[n]) for n in NAMES}}
+    hyps = {
+        "reference turns": {n: bench._anonymous(refs[n]) for n in NAMES},
+        "engine via the API": bench._engine_transcripts(NAMES, data),
+    }
     rows = bench._identification((tuple(NAMES),), hyps, audios, refs=refs)
     rows += bench._linking(NAMES, hyps, audios, refs=refs)
     return [
