@@ -92,19 +92,17 @@ AMI = [f"ami_trn0{i}" for i in range(10)] + ["ami_dev00", "ami_dev01"]
 MEETING_GOAL = 0.30
 
 
-def _reference_rttm(name: str, data: Path | None = None) -> tuple[str, int]:
-    """RTTM text of one snippet (AMI's RTTM holds all twelve; `data`: a folder with
-    `{name}.rttm` instead) and its speaker count."""
-    if data is not None:
-        lines = (data / f"{name}.rttm").read_text().splitlines()
-    elif name.startswith("ami_"):
+def _reference_rttm(name: str, folder: Path | None = None) -> tuple[str, int]:
+    """RTTM text of one snippet and its speaker count: `{name}.rttm` in `folder` (default
+    ../shared/data, where AMI's one RTTM holds all twelve `ami_*` snippets)."""
+    if folder is None and name.startswith("ami_"):
         lines = [
             line
             for line in (data_dir() / "ami.rttm").read_text().splitlines()
             if line.split()[1:2] == [name]
         ]
     else:
-        lines = (data_dir() / f"{name}.rttm").read_text().splitlines()
+        lines = ((folder or data_dir()) / f"{name}.rttm").read_text().splitlines()
     return "\n".join(lines) + "\n", len({line.split()[7] for line in lines if line.strip()})
 
 
@@ -171,7 +169,8 @@ def meetings_child(names: list[str], root: str | None, data: str | None = None) 
     from fw_asr_widgets.local import serve
     from fw_asr_widgets.transcript import der
 
-    folder = Path(data) if data else data_dir()
+    given = Path(data) if data else None
+    folder = given or data_dir()
     out: dict[str, Any] = {}
     with serve() as srv, Client(base_url=srv.url, max_retries=0, timeout=600) as c:
         c.transcribe(data_dir() / "jfk.wav", language="en", diarize=True)  # models load
@@ -189,7 +188,7 @@ def meetings_child(names: list[str], root: str | None, data: str | None = None) 
             else:
                 plain = c.transcribe(folder / f"{name}.wav", language="en")
                 row["words_plain"] = len(plain.text.split())
-                rttm, n_ref = _reference_rttm(name, Path(data) if data else None)
+                rttm, n_ref = _reference_rttm(name, given)
                 row["ref_speakers"] = n_ref
                 row["people"] = _people(rttm, [(s.start, s.end, s.speaker) for s in tr.segments])
                 try:

@@ -7,9 +7,9 @@ protocol that pyannote.audio ships with its tests; the test part (`tst00.wav`, `
 them exactly as `benchmarks/accuracy.py` measures the twelve (`Client.transcribe(path,
 language="en", diarize=True)`, DER of the response's segments, collar 0.25 s), beside the
 previous engine, and identification and linking of the same four people across the two
-snippets as `benchmarks/voices.py` measures its pairs, and prints rows for benchmarks/RESULTS.md. It
-downloads (pip, once) and is not part of `python -m benchmarks`, which never downloads.
-Measure with it; do not tune on it.
+snippets as `benchmarks/voices.py` measures its pairs, and prints rows for
+benchmarks/RESULTS.md. It downloads (pip, once) and is not part of `python -m benchmarks`,
+which never downloads. Measure with it; do not tune on it.
 
 Run from the repo root::
 
@@ -88,7 +88,7 @@ def _extract(sdist: Path, dest: Path) -> None:
                     (dest / f"{file_id}.rttm").write_text("\n".join(mine) + "\n")
 
 
-def identification(data: Path) -> list[str]:
+def voices_rows(data: Path) -> list[str]:
     """Table rows of `benchmarks/voices.py`'s identification and linking figures on the
     held-out pair (on the reference turns and on the engine's diarized transcripts): each
     person enrolled from one snippet's reference turns, identified in the other;
@@ -121,7 +121,7 @@ def main() -> None:
         data = tmp / "data"
         data.mkdir()
         _extract(_sdist(args.sdist, tmp), data)
-        ident = identification(data)
+        ident = voices_rows(data)
         ours = run_child("benchmarks.accuracy:meetings_child", NAMES, None, str(data))
         base = tmp / "base"
         base.mkdir()
